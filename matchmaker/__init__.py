@@ -1,0 +1,32 @@
+"""坪山区数字服务供需对接平台: the Flask application."""
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Application factory. No I/O beyond reading configuration: tables and data come from CLI commands."""
+    app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"), instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    from matchmaker.config import build_config
+
+    app.config.from_mapping(build_config(app.instance_path, config))
+
+    from matchmaker import admin, auth, cli, db, enterprise, provider, public, templating
+    from matchmaker.errors import register_error_pages
+    from matchmaker.extensions import csrf, login_manager
+
+    db.init_app(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    templating.init_app(app)
+    register_error_pages(app)
+    cli.init_app(app)
+    for module in (public, auth, enterprise, provider, admin):
+        app.register_blueprint(module.bp)
+    return app

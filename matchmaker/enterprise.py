@@ -1,0 +1,104 @@
+"""The manufacturer's pages: company profile and needs."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from matchmaker.auth import guard_blueprint, industry_choices
+from matchmaker.db import get_session
+from matchmaker.errors import ServiceError
+from matchmaker.forms import ConfirmForm, EnterpriseProfileForm, NeedForm, attach_service_error, to_schema
+from matchmaker.pagination import Page, requested_page
+from matchmaker.services import enterprises
+from matchmaker.services import taxonomy as taxonomy_service
+from models import NeedStatus
+from models.schemas import EnterpriseProfile, NeedCreate
+
+bp = Blueprint("enterprise", __name__, url_prefix="/enterprise")
+guard_blueprint(bp, "enterprise")
+
+
+@bp.route("/")
+def home():
+    session = get_session()
+    enterprise = enterprises.get(session, current_user.org_id)
+    needs, total = enterprises.needs_page(session, enterprise.id, 1, 5)
+    return render_template("enterprise/home.html", enterprise=enterprise, needs=needs, total=total)
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+def profile():
+    session = get_session()
+    enterprise = enterprises.get(session, current_user.org_id)
+    form = EnterpriseProfileForm(obj=enterprise)
+    form.industry.choices = industry_choices()
+    if form.validate_on_submit():
+        data = to_schema(form, EnterpriseProfile)
+        if data:
+            try:
+                enterprises.update_profile(session, enterprise.id, data)
+            except ServiceError as error:
+                session.rollback()
+                attach_service_error(form, error)
+            else:
+                flash("企业信息已保存", "success")
+                return redirect(url_for("enterprise.home"))
+    return render_template("enterprise/profile.html", form=form, enterprise=enterprise)
+
+
+def _need_form() -> NeedForm:
+    session = get_session()
+    form = NeedForm()
+    form.industry.choices = industry_choices()
+    form.domains.choices = [(d.code, d.name) for d in taxonomy_service.domains(session)]
+    form.tags.choices = [(t.name, t.name) for t in taxonomy_service.tags(session)]
+    return form
+
+
+@bp.route("/needs/new", methods=["GET", "POST"])
+def new_need():
+    session = get_session()
+    enterprise = enterprises.get(session, current_user.org_id)
+    form = _need_form()
+    if not form.is_submitted():
+        form.industry.data = enterprise.industry
+    if form.validate_on_submit():
+        data = to_schema(form, NeedCreate)
+        if data:
+            try:
+                need = enterprises.publish_need(session, enterprise.id, data)
+            except ServiceError as error:
+                session.rollback()
+                attach_service_error(form, error)
+            else:
+                flash("需求已发布", "success")
+                return redirect(url_for("enterprise.need_detail", need_id=need.id))
+    return render_template("enterprise/need_form.html", form=form, enterprise=enterprise)
+
+
+@bp.route("/needs")
+def needs():
+    page, per_page = requested_page()
+    items, total = enterprises.needs_page(get_session(), current_user.org_id, page, per_page)
+    return render_template("enterprise/needs.html", page=Page(items, page, per_page, total))
+
+
+def _own_need_or_404(need_id: int):
+    try:
+        return enterprises.own_need(get_session(), current_user.org_id, need_id)
+    except ServiceError:
+        abort(404)
+
+
+@bp.route("/needs/<int:need_id>")
+def need_detail(need_id: int):
+    need = _own_need_or_404(need_id)
+    return render_template("enterprise/need_detail.html", need=need, form=ConfirmForm())
+
+
+@bp.route("/needs/<int:need_id>/status/<any(open, closed):status>", methods=["POST"])
+def need_status(need_id: int, status: str):
+    _own_need_or_404(need_id)
+    if ConfirmForm().validate_on_submit():
+        enterprises.set_need_status(get_session(), current_user.org_id, need_id, NeedStatus(status))
+        flash("需求已关闭" if status == "closed" else "需求已重新开放", "success")
+    return redirect(url_for("enterprise.need_detail", need_id=need_id))

@@ -1,0 +1,36 @@
+"""Domain errors raised by services and the Chinese error pages."""
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
+
+
+class ServiceError(Exception):
+    """A rule of the domain was broken; `message` is shown to the user as is (Chinese)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+_PAGES = {
+    400: ("请求无效", "提交的内容无法处理，请返回后重试。"),
+    403: ("无权访问", "您的账号没有访问此页面的权限。"),
+    404: ("页面不存在", "您要找的页面不存在或已被删除。"),
+    405: ("请求方式不允许", "此页面不支持该操作。"),
+    413: ("文件过大", "上传的内容超过了允许的大小。"),
+    500: ("系统繁忙", "服务器处理请求时出错，请稍后再试。我们已记录此问题。"),
+}
+
+
+def _render(code: int, detail: str | None = None):
+    title, message = _PAGES[code]
+    return render_template("errors.html", code=code, title=title, message=detail or message), code
+
+
+def register_error_pages(app: Flask) -> None:
+    for code in _PAGES:
+        app.register_error_handler(code, lambda exc, code=code: _render(code))
+    app.register_error_handler(
+        CSRFError, lambda exc: _render(400, "页面已过期或表单校验失败（CSRF），请刷新页面后重新提交。")
+    )

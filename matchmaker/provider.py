@@ -1,0 +1,174 @@
+"""The digital-service provider's pages: record, success cases, whitelist application, solutions."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from matchmaker.auth import domain_choices, guard_blueprint, industry_choices
+from matchmaker.db import get_session
+from matchmaker.errors import ServiceError
+from matchmaker.forms import (
+    CaseForm,
+    ConfirmForm,
+    NoteForm,
+    ProviderProfileForm,
+    SolutionForm,
+    attach_service_error,
+    lines,
+    to_schema,
+)
+from matchmaker.services import providers
+from matchmaker.services import taxonomy as taxonomy_service
+from models import SolutionStatus
+from models.schemas import ProviderProfile, SolutionWrite, SuccessCaseCreate
+
+bp = Blueprint("provider", __name__, url_prefix="/provider")
+guard_blueprint(bp, "provider")
+
+
+def _provider():
+    return providers.get(get_session(), current_user.org_id)
+
+
+@bp.route("/")
+def home():
+    session = get_session()
+    provider = _provider()
+    return render_template(
+        "provider/home.html",
+        provider=provider,
+        cases=providers.cases(session, provider.id),
+        solutions=providers.solutions(session, provider.id),
+        history=providers.history(session, provider.id),
+        apply_form=NoteForm(),
+        confirm=ConfirmForm(),
+    )
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+def profile():
+    session = get_session()
+    provider = _provider()
+    form = ProviderProfileForm(obj=provider)
+    form.domains.choices = domain_choices()
+    if form.validate_on_submit():
+        data = to_schema(form, ProviderProfile)
+        if data:
+            try:
+                providers.update_profile(session, provider.id, data)
+            except ServiceError as error:
+                session.rollback()
+                attach_service_error(form, error)
+            else:
+                flash("服务商资料已保存", "success")
+                return redirect(url_for("provider.home"))
+    return render_template("provider/profile.html", form=form, provider=provider)
+
+
+@bp.route("/cases/new", methods=["GET", "POST"])
+def new_case():
+    form = CaseForm()
+    form.industry.choices = industry_choices()
+    if form.validate_on_submit():
+        data = to_schema(form, SuccessCaseCreate)
+        if data:
+            try:
+                providers.add_case(get_session(), current_user.org_id, data)
+            except ServiceError as error:
+                get_session().rollback()
+                attach_service_error(form, error)
+            else:
+                flash("成功案例已添加", "success")
+                return redirect(url_for("provider.home"))
+    return render_template("provider/case_form.html", form=form)
+
+
+@bp.route("/cases/<int:case_id>/delete", methods=["POST"])
+def delete_case(case_id: int):
+    if ConfirmForm().validate_on_submit():
+        try:
+            providers.delete_case(get_session(), current_user.org_id, case_id)
+        except ServiceError:
+            abort(404)
+        flash("案例已删除", "success")
+    return redirect(url_for("provider.home"))
+
+
+@bp.route("/apply", methods=["POST"])
+def apply():
+    form = NoteForm()
+    if form.validate_on_submit():
+        try:
+            providers.apply_for_whitelist(get_session(), current_user.org_id, current_user.id, form.note.data or "")
+        except ServiceError as error:
+            get_session().rollback()
+            flash(error.message, "error")
+        else:
+            flash("入库申请已提交，请等待对接服务中心审核", "success")
+    return redirect(url_for("provider.home"))
+
+
+def _solution_form(obj=None) -> SolutionForm:
+    session = get_session()
+    form = SolutionForm(obj=obj)
+    form.domain.choices = [c for c in domain_choices() if c[0] in _provider().domains] or domain_choices()
+    form.industries.choices = industry_choices()
+    form.tags.choices = [(t.name, t.name) for t in taxonomy_service.tags(session)]
+    if obj is not None and not form.is_submitted():
+        form.modules.data = "\n".join(obj.modules)
+    return form
+
+
+def _solution_data(form: SolutionForm) -> SolutionWrite | None:
+    return to_schema(form, SolutionWrite, modules=lines(form.modules.data))
+
+
+@bp.route("/solutions/new", methods=["GET", "POST"])
+def new_solution():
+    form = _solution_form()
+    if form.validate_on_submit():
+        data = _solution_data(form)
+        if data:
+            try:
+                providers.create_solution(get_session(), current_user.org_id, data, publish=True)
+            except ServiceError as error:
+                get_session().rollback()
+                attach_service_error(form, error)
+            else:
+                flash("方案已发布", "success")
+                return redirect(url_for("provider.home"))
+    return render_template("provider/solution_form.html", form=form, solution=None)
+
+
+def _own_solution_or_404(solution_id: int):
+    try:
+        return providers.own_solution(get_session(), current_user.org_id, solution_id)
+    except ServiceError:
+        abort(404)
+
+
+@bp.route("/solutions/<int:solution_id>/edit", methods=["GET", "POST"])
+def edit_solution(solution_id: int):
+    solution = _own_solution_or_404(solution_id)
+    form = _solution_form(obj=solution)
+    if form.validate_on_submit():
+        data = _solution_data(form)
+        if data:
+            try:
+                providers.update_solution(get_session(), current_user.org_id, solution_id, data)
+            except ServiceError as error:
+                get_session().rollback()
+                attach_service_error(form, error)
+            else:
+                flash("方案已更新", "success")
+                return redirect(url_for("provider.home"))
+    return render_template("provider/solution_form.html", form=form, solution=solution)
+
+
+@bp.route("/solutions/<int:solution_id>/<any(publish, withdraw):action>", methods=["POST"])
+def solution_status(solution_id: int, action: str):
+    _own_solution_or_404(solution_id)
+    if ConfirmForm().validate_on_submit():
+        status = SolutionStatus.published if action == "publish" else SolutionStatus.withdrawn
+        providers.set_solution_status(get_session(), current_user.org_id, solution_id, status)
+        flash("方案已发布" if action == "publish" else "方案已撤回", "success")
+    return redirect(url_for("provider.home"))

@@ -1,0 +1,1 @@
+"""Plain typed service functions: session first, own their commit, never read `request`."""

@@ -1,0 +1,73 @@
+"""Accounts: registration of enterprises and providers, login, administrators."""
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from matchmaker.errors import ServiceError
+from matchmaker.services import taxonomy
+from models import Enterprise, Provider, Role, User
+from models.schemas import AccountCreate, EnterpriseProfile, ProviderProfile
+from models.validation import size_class
+
+
+def _normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def _new_user(session: Session, account: AccountCreate, role: Role) -> User:
+    email = _normalise_email(account.email)
+    if session.exec(select(User.id).where(func.lower(User.email) == email)).first() is not None:
+        raise ServiceError("该邮箱已注册，请直接登录", field="email")
+    user = User(
+        email=email,
+        password_hash=generate_password_hash(account.password),
+        role=role,
+        display_name=account.display_name.strip(),
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def _require_free_credit_code(session: Session, table: type[Enterprise] | type[Provider], code: str) -> None:
+    if session.exec(select(table.id).where(table.credit_code == code)).first() is not None:
+        raise ServiceError("该统一社会信用代码已登记，如需找回账号请联系平台管理员", field="credit_code")
+
+
+def register_enterprise(session: Session, account: AccountCreate, profile: EnterpriseProfile) -> User:
+    """Create the user and its enterprise in one transaction; the size class is derived, not asked."""
+    taxonomy.check_codes(session, industries=[profile.industry])
+    _require_free_credit_code(session, Enterprise, profile.credit_code)
+    user = _new_user(session, account, Role.enterprise)
+    session.add(
+        Enterprise.model_validate(
+            profile.model_dump()
+            | {"user_id": user.id, "size_class": size_class(profile.employees, profile.revenue)}
+        )
+    )
+    session.commit()
+    return user
+
+
+def register_provider(session: Session, account: AccountCreate, profile: ProviderProfile) -> User:
+    """Create the user and a draft provider record; the whitelist application comes later."""
+    taxonomy.check_codes(session, domains=profile.domains)
+    _require_free_credit_code(session, Provider, profile.credit_code)
+    user = _new_user(session, account, Role.provider)
+    session.add(Provider.model_validate(profile.model_dump() | {"user_id": user.id}))
+    session.commit()
+    return user
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    user = session.exec(select(User).where(func.lower(User.email) == _normalise_email(email))).first()
+    if user is None or not user.is_active or not check_password_hash(user.password_hash, password):
+        return None
+    return user
+
+
+def create_admin(session: Session, account: AccountCreate) -> User:
+    user = _new_user(session, account, Role.admin)
+    session.commit()
+    return user

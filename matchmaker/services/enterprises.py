@@ -1,0 +1,69 @@
+"""The enterprise side: company profile and needs (需求)."""
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from matchmaker.errors import ServiceError
+from matchmaker.services import taxonomy
+from models import Enterprise, Need, NeedStatus, utcnow
+from models.schemas import EnterpriseProfile, NeedCreate
+from models.validation import size_class
+
+
+def get(session: Session, enterprise_id: int) -> Enterprise:
+    enterprise = session.get(Enterprise, enterprise_id)
+    if enterprise is None:
+        raise ServiceError("企业信息不存在")
+    return enterprise
+
+
+def update_profile(session: Session, enterprise_id: int, profile: EnterpriseProfile) -> Enterprise:
+    enterprise = get(session, enterprise_id)
+    taxonomy.check_codes(session, industries=[profile.industry])
+    clash = session.exec(
+        select(Enterprise.id).where(Enterprise.credit_code == profile.credit_code, Enterprise.id != enterprise_id)
+    ).first()
+    if clash is not None:
+        raise ServiceError("该统一社会信用代码已被其他企业登记", field="credit_code")
+    enterprise.sqlmodel_update(profile.model_dump())
+    enterprise.size_class = size_class(profile.employees, profile.revenue)
+    enterprise.updated_at = utcnow()
+    session.add(enterprise)
+    session.commit()
+    return enterprise
+
+
+def publish_need(session: Session, enterprise_id: int, data: NeedCreate) -> Need:
+    """Publish a need; the size class is the company's current one."""
+    enterprise = get(session, enterprise_id)
+    taxonomy.check_codes(session, industries=[data.industry], domains=data.domains, tags=data.tags)
+    need = Need.model_validate(
+        data.model_dump() | {"enterprise_id": enterprise.id, "size_class": enterprise.size_class}
+    )
+    session.add(need)
+    session.commit()
+    return need
+
+
+def own_need(session: Session, enterprise_id: int, need_id: int) -> Need:
+    """The need if it belongs to this enterprise; the same error otherwise, so ids reveal nothing."""
+    need = session.get(Need, need_id)
+    if need is None or need.enterprise_id != enterprise_id:
+        raise ServiceError("需求不存在")
+    return need
+
+
+def set_need_status(session: Session, enterprise_id: int, need_id: int, status: NeedStatus) -> Need:
+    need = own_need(session, enterprise_id, need_id)
+    need.status = status
+    need.updated_at = utcnow()
+    session.add(need)
+    session.commit()
+    return need
+
+
+def needs_page(session: Session, enterprise_id: int, page: int, per_page: int) -> tuple[list[Need], int]:
+    query = select(Need).where(Need.enterprise_id == enterprise_id)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.order_by(Need.created_at.desc(), Need.id.desc()).offset((page - 1) * per_page).limit(per_page))
+    return list(rows), total

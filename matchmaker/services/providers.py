@@ -1,0 +1,145 @@
+"""The provider side: record, success cases and solutions."""
+
+from sqlmodel import Session, select
+
+from matchmaker.errors import ServiceError
+from matchmaker.services import taxonomy
+from models import Provider, ProviderStatus, Solution, SolutionStatus, SuccessCase, WhitelistEvent, utcnow
+from models.schemas import ProviderProfile, SolutionWrite, SuccessCaseCreate
+
+
+def get(session: Session, provider_id: int) -> Provider:
+    provider = session.get(Provider, provider_id)
+    if provider is None:
+        raise ServiceError("服务商信息不存在")
+    return provider
+
+
+def update_profile(session: Session, provider_id: int, profile: ProviderProfile) -> Provider:
+    provider = get(session, provider_id)
+    taxonomy.check_codes(session, domains=profile.domains)
+    clash = session.exec(
+        select(Provider.id).where(Provider.credit_code == profile.credit_code, Provider.id != provider_id)
+    ).first()
+    if clash is not None:
+        raise ServiceError("该统一社会信用代码已被其他服务商登记", field="credit_code")
+    provider.sqlmodel_update(profile.model_dump())
+    provider.updated_at = utcnow()
+    session.add(provider)
+    session.commit()
+    return provider
+
+
+def cases(session: Session, provider_id: int) -> list[SuccessCase]:
+    return list(session.exec(select(SuccessCase).where(SuccessCase.provider_id == provider_id).order_by(SuccessCase.id)))
+
+
+def add_case(session: Session, provider_id: int, data: SuccessCaseCreate) -> SuccessCase:
+    taxonomy.check_codes(session, industries=[data.industry])
+    case = SuccessCase.model_validate(data.model_dump() | {"provider_id": get(session, provider_id).id})
+    session.add(case)
+    session.commit()
+    return case
+
+
+def delete_case(session: Session, provider_id: int, case_id: int) -> None:
+    case = session.get(SuccessCase, case_id)
+    if case is None or case.provider_id != provider_id:
+        raise ServiceError("案例不存在")
+    session.delete(case)
+    session.commit()
+
+
+_APPLY_FROM = {ProviderStatus.draft, ProviderStatus.rejected}
+
+
+def apply_for_whitelist(session: Session, provider_id: int, actor_id: int, note: str) -> Provider:
+    """Submit the record for review (遴选). The record must say what the provider offers."""
+    provider = get(session, provider_id)
+    if provider.status not in _APPLY_FROM:
+        raise ServiceError("当前状态不能提交入库申请")
+    missing = [
+        label
+        for label, value in (
+            ("服务领域", provider.domains),
+            ("服务内容", provider.service_content),
+            ("技术能力", provider.capabilities),
+        )
+        if not value
+    ]
+    if not cases(session, provider_id):
+        missing.append("至少一个成功案例")
+    if missing:
+        raise ServiceError(f"请先完善：{'、'.join(missing)}")
+    session.add(
+        WhitelistEvent(
+            provider_id=provider.id,
+            action="apply",
+            from_status=provider.status,
+            to_status=ProviderStatus.applied,
+            actor_id=actor_id,
+            reason=note,
+        )
+    )
+    provider.status = ProviderStatus.applied
+    provider.updated_at = utcnow()
+    session.add(provider)
+    session.commit()
+    return provider
+
+
+def history(session: Session, provider_id: int) -> list[WhitelistEvent]:
+    return list(
+        session.exec(
+            select(WhitelistEvent).where(WhitelistEvent.provider_id == provider_id).order_by(WhitelistEvent.id)
+        )
+    )
+
+
+# --- solutions -------------------------------------------------------------------------------
+
+
+def solutions(session: Session, provider_id: int) -> list[Solution]:
+    return list(session.exec(select(Solution).where(Solution.provider_id == provider_id).order_by(Solution.id.desc())))
+
+
+def own_solution(session: Session, provider_id: int, solution_id: int) -> Solution:
+    solution = session.get(Solution, solution_id)
+    if solution is None or solution.provider_id != provider_id:
+        raise ServiceError("方案不存在")
+    return solution
+
+
+def _check_solution(session: Session, provider: Provider, data: SolutionWrite) -> None:
+    taxonomy.check_codes(session, industries=data.industries, domains=[data.domain], tags=data.tags)
+    if data.domain not in provider.domains:
+        raise ServiceError("方案所属领域须是本服务商登记的服务领域之一，请先在服务商资料中添加该领域", field="domain")
+
+
+def create_solution(session: Session, provider_id: int, data: SolutionWrite, publish: bool) -> Solution:
+    provider = get(session, provider_id)
+    _check_solution(session, provider, data)
+    status = SolutionStatus.published if publish else SolutionStatus.draft
+    solution = Solution.model_validate(data.model_dump() | {"provider_id": provider.id, "status": status})
+    session.add(solution)
+    session.commit()
+    return solution
+
+
+def update_solution(session: Session, provider_id: int, solution_id: int, data: SolutionWrite) -> Solution:
+    solution = own_solution(session, provider_id, solution_id)
+    _check_solution(session, get(session, provider_id), data)
+    solution.sqlmodel_update(data.model_dump())
+    solution.updated_at = utcnow()
+    session.add(solution)
+    session.commit()
+    return solution
+
+
+def set_solution_status(session: Session, provider_id: int, solution_id: int, status: SolutionStatus) -> Solution:
+    solution = own_solution(session, provider_id, solution_id)
+    solution.status = status
+    solution.updated_at = utcnow()
+    session.add(solution)
+    session.commit()
+    return solution

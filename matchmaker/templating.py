@@ -1,0 +1,58 @@
+"""Jinja filters and globals: Chinese labels for codes, so templates never show a raw code."""
+
+from datetime import date, datetime
+
+from flask import Flask, g
+
+from matchmaker.db import get_session
+from matchmaker.services import taxonomy as taxonomy_service
+from matchmaker.services.whitelist import ACTION_LABELS
+from models.validation import MATURITY_LEVELS, SIZE_LABELS
+
+PROVIDER_STATUS_LABELS = {
+    "draft": "未申请",
+    "applied": "待审核",
+    "approved": "已入库",
+    "rejected": "已驳回",
+    "suspended": "已暂停",
+    "revoked": "已撤销",
+}
+SOLUTION_STATUS_LABELS = {"draft": "草稿", "published": "已发布", "withdrawn": "已撤回"}
+NEED_STATUS_LABELS = {"open": "对接中", "closed": "已关闭"}
+DEPLOYMENT_LABELS = {"saas": "SaaS 云服务", "private": "私有化部署", "hybrid": "混合部署", "onsite": "现场实施"}
+
+
+def _names() -> dict[str, dict[str, str]]:
+    """Code -> name maps for domains and industries, read once per request."""
+    if "taxonomy_names" not in g:
+        session = get_session()
+        g.taxonomy_names = {
+            "domain": {d.code: d.name for d in taxonomy_service.domains(session)},
+            "industry": {i.code: i.name for i in taxonomy_service.industries(session)},
+        }
+    return g.taxonomy_names
+
+
+def _label(mapping: dict[str, str]):
+    return lambda code: mapping.get(str(code), str(code)) if code is not None else ""
+
+
+def _when(value: datetime | date | None) -> str:
+    if value is None:
+        return ""
+    return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else value.strftime("%Y-%m-%d")
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters.update(
+        size=_label(SIZE_LABELS),
+        maturity=lambda level: MATURITY_LEVELS.get(int(level or 0), ""),
+        provider_status=_label(PROVIDER_STATUS_LABELS),
+        solution_status=_label(SOLUTION_STATUS_LABELS),
+        need_status=_label(NEED_STATUS_LABELS),
+        deployment=_label(DEPLOYMENT_LABELS),
+        domain=lambda code: _names()["domain"].get(code, code),
+        industry=lambda code: _names()["industry"].get(code, code),
+        whitelist_action=_label(ACTION_LABELS),
+        when=_when,
+    )

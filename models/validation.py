@@ -1,0 +1,73 @@
+"""Pure domain rules with Chinese messages; shared by schemas, web forms and imports."""
+
+import re
+
+CREDIT_CODE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+CREDIT_CODE_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+SIZE_CLASSES = ("large", "medium", "small", "micro")
+SIZE_LABELS = {"large": "大型", "medium": "中型", "small": "小型", "micro": "微型"}
+
+# 《统计上大中小微型企业划分办法（2017）》, 工业 rows: (class, min employees, min revenue in 万元).
+_SIZE_LOWER_BOUNDS = (("large", 1000, 40000), ("medium", 300, 2000), ("small", 20, 300))
+
+PINGSHAN_STREETS = ("坪山街道", "马峦街道", "碧岭街道", "石井街道", "坑梓街道", "龙田街道")
+MATURITY_LEVELS = {
+    0: "未评估",
+    1: "一级 规划级",
+    2: "二级 规范级",
+    3: "三级 集成级",
+    4: "四级 优化级",
+    5: "五级 引领级",
+}
+
+_PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
+
+
+def credit_code_check_char(first17: str) -> str:
+    """The GB 32100-2015 check character for the first 17 characters."""
+    total = sum(CREDIT_CODE_ALPHABET.index(c) * w for c, w in zip(first17, CREDIT_CODE_WEIGHTS, strict=True))
+    return CREDIT_CODE_ALPHABET[(31 - total % 31) % 31]
+
+
+def credit_code_error(code: str) -> str | None:
+    """None when `code` is a valid 统一社会信用代码, else the reason in Chinese."""
+    code = code.strip().upper()
+    if len(code) != 18:
+        return f"统一社会信用代码应为18位，当前为{len(code)}位"
+    bad = sorted({c for c in code if c not in CREDIT_CODE_ALPHABET})
+    if bad:
+        return f"统一社会信用代码含有不允许的字符：{'、'.join(bad)}（不使用 I、O、Z、S、V）"
+    if credit_code_check_char(code[:17]) != code[17]:
+        return "统一社会信用代码校验位不正确，请核对营业执照"
+    return None
+
+
+def size_class(employees: int, revenue_wan: float) -> str:
+    """Company size from employees and revenue (万元): the highest class whose two lower bounds are met."""
+    for name, min_employees, min_revenue in _SIZE_LOWER_BOUNDS:
+        if employees >= min_employees and revenue_wan >= min_revenue:
+            return name
+    return "micro"
+
+
+def phone_error(phone: str) -> str | None:
+    if not _PHONE.match(phone.strip()):
+        return "请输入有效的手机号（11位）或固定电话（如 0755-12345678）"
+    return None
+
+
+def month_error(value: str) -> str | None:
+    """Expected-start months are written YYYY-MM (or left empty)."""
+    if value and not re.fullmatch(r"20\d{2}-(0[1-9]|1[0-2])", value):
+        return "预期开始时间格式应为 年-月，例如 2027-03"
+    return None
+
+
+def password_error(password: str) -> str | None:
+    """At least 8 characters with both letters and digits."""
+    if len(password) < 8:
+        return "密码至少需要8位"
+    if not (re.search(r"[A-Za-z]", password) and re.search(r"\d", password)):
+        return "密码需同时包含字母和数字"
+    return None
