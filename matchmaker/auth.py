@@ -11,11 +11,12 @@ from matchmaker.forms import (
     LoginForm,
     ProviderRegisterForm,
     attach_service_error,
-    to_schema,
+    domain_choices,
+    industry_choices,
+    submitted,
 )
 from matchmaker.services import accounts
-from matchmaker.services import taxonomy as taxonomy_service
-from models.schemas import AccountCreate, EnterpriseProfile, ProviderProfile
+from models.schemas import EnterpriseRegistration, ProviderRegistration
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -68,48 +69,35 @@ def logout():
     return redirect(url_for("public.index"))
 
 
-def industry_choices() -> list[tuple[str, str]]:
-    return [(i.code, f"{i.name}（{i.code}）" if i.kind == "division" else i.name)
-            for i in taxonomy_service.industries(get_session())]
-
-
-def domain_choices() -> list[tuple[str, str]]:
-    return [(d.code, d.name) for d in taxonomy_service.domains(get_session())]
-
-
 @bp.route("/register/enterprise", methods=["GET", "POST"])
 def register_enterprise():
     form = EnterpriseRegisterForm()
-    form.industry.choices = industry_choices()
-    if form.validate_on_submit():
-        account = to_schema(form, AccountCreate, display_name=form.contact_name.data or "")
-        profile = to_schema(form, EnterpriseProfile)
-        if account and profile:
-            try:
-                accounts.register_enterprise(get_session(), account, profile)
-            except ServiceError as error:
-                get_session().rollback()
-                attach_service_error(form, error)
-            else:
-                flash("注册成功，请登录", "success")
-                return redirect(url_for("auth.login"))
+    form.industry.choices = industry_choices(get_session())
+    data = submitted(form, EnterpriseRegistration)
+    if data:
+        try:
+            accounts.register_enterprise(get_session(), data)
+        except ServiceError as error:
+            get_session().rollback()
+            attach_service_error(form, error)
+        else:
+            flash("注册成功，请登录", "success")
+            return redirect(url_for("auth.login"))
     return render_template("auth/register_enterprise.html", form=form)
 
 
 @bp.route("/register/provider", methods=["GET", "POST"])
 def register_provider():
     form = ProviderRegisterForm()
-    form.domains.choices = domain_choices()
-    if form.validate_on_submit():
-        account = to_schema(form, AccountCreate, display_name=form.contact_name.data or "")
-        profile = to_schema(form, ProviderProfile)
-        if account and profile:
-            try:
-                accounts.register_provider(get_session(), account, profile)
-            except ServiceError as error:
-                get_session().rollback()
-                attach_service_error(form, error)
-            else:
-                flash("注册成功，请登录后完善服务商资料并提交入库申请", "success")
-                return redirect(url_for("auth.login"))
+    form.domains.choices = domain_choices(get_session())
+    data = submitted(form, ProviderRegistration)
+    if data:
+        try:
+            accounts.register_provider(get_session(), data)
+        except ServiceError as error:
+            get_session().rollback()
+            attach_service_error(form, error)
+        else:
+            flash("注册成功，请登录后完善服务商资料并提交入库申请", "success")
+            return redirect(url_for("auth.login"))
     return render_template("auth/register_provider.html", form=form)

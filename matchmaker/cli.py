@@ -2,6 +2,7 @@
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 from pydantic import ValidationError
 from sqlmodel import Session
 
@@ -12,6 +13,7 @@ from models.schemas import AccountCreate, error_messages
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db_command() -> None:
     """Create the tables that do not exist yet (safe to run on every start)."""
     create_tables(engine())
@@ -19,6 +21,7 @@ def init_db_command() -> None:
 
 
 @click.command("seed")
+@with_appcontext
 def seed_command() -> None:
     """Load the demo data from seed_data/ (idempotent)."""
     from matchmaker.seed import load_demo
@@ -31,6 +34,7 @@ def seed_command() -> None:
 
 
 @click.command("demo-logins")
+@with_appcontext
 def demo_logins_command() -> None:
     """Print one demo login per role."""
     from matchmaker.seed import DEMO_PASSWORD, demo_logins
@@ -41,6 +45,7 @@ def demo_logins_command() -> None:
 
 
 @click.command("create-admin")
+@with_appcontext
 @click.option("--email", prompt="管理员邮箱")
 @click.option("--name", prompt="姓名")
 @click.password_option("--password", prompt="密码", confirmation_prompt="再次输入密码")

@@ -10,6 +10,7 @@ DEFAULTS: dict[str, Any] = {
     "MATCHMAKER_PAGE_SIZE": 20,
     "MATCHMAKER_SESSION_COOKIE_SECURE": False,
     "WTF_CSRF_TIME_LIMIT": None,  # a token lives as long as the session: forms left open stay usable
+    "WTF_I18N_ENABLED": False,  # Flask-Babel is not used; forms pick WTForms' bundled zh messages
     "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",

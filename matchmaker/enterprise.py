@@ -3,13 +3,21 @@
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
-from matchmaker.auth import guard_blueprint, industry_choices
+from matchmaker.auth import guard_blueprint
 from matchmaker.db import get_session
 from matchmaker.errors import ServiceError
-from matchmaker.forms import ConfirmForm, EnterpriseProfileForm, NeedForm, attach_service_error, to_schema
+from matchmaker.forms import (
+    ConfirmForm,
+    EnterpriseProfileForm,
+    NeedForm,
+    attach_service_error,
+    domain_choices,
+    industry_choices,
+    tag_choices,
+    submitted,
+)
 from matchmaker.pagination import Page, requested_page
 from matchmaker.services import enterprises
-from matchmaker.services import taxonomy as taxonomy_service
 from models import NeedStatus
 from models.schemas import EnterpriseProfile, NeedCreate
 
@@ -30,27 +38,26 @@ def profile():
     session = get_session()
     enterprise = enterprises.get(session, current_user.org_id)
     form = EnterpriseProfileForm(obj=enterprise)
-    form.industry.choices = industry_choices()
-    if form.validate_on_submit():
-        data = to_schema(form, EnterpriseProfile)
-        if data:
-            try:
-                enterprises.update_profile(session, enterprise.id, data)
-            except ServiceError as error:
-                session.rollback()
-                attach_service_error(form, error)
-            else:
-                flash("企业信息已保存", "success")
-                return redirect(url_for("enterprise.home"))
+    form.industry.choices = industry_choices(session)
+    data = submitted(form, EnterpriseProfile)
+    if data:
+        try:
+            enterprises.update_profile(session, enterprise.id, data)
+        except ServiceError as error:
+            session.rollback()
+            attach_service_error(form, error)
+        else:
+            flash("企业信息已保存", "success")
+            return redirect(url_for("enterprise.home"))
     return render_template("enterprise/profile.html", form=form, enterprise=enterprise)
 
 
 def _need_form() -> NeedForm:
     session = get_session()
     form = NeedForm()
-    form.industry.choices = industry_choices()
-    form.domains.choices = [(d.code, d.name) for d in taxonomy_service.domains(session)]
-    form.tags.choices = [(t.name, t.name) for t in taxonomy_service.tags(session)]
+    form.industry.choices = industry_choices(session)
+    form.domains.choices = domain_choices(session)
+    form.tags.choices = tag_choices(session)
     return form
 
 
@@ -61,17 +68,16 @@ def new_need():
     form = _need_form()
     if not form.is_submitted():
         form.industry.data = enterprise.industry
-    if form.validate_on_submit():
-        data = to_schema(form, NeedCreate)
-        if data:
-            try:
-                need = enterprises.publish_need(session, enterprise.id, data)
-            except ServiceError as error:
-                session.rollback()
-                attach_service_error(form, error)
-            else:
-                flash("需求已发布", "success")
-                return redirect(url_for("enterprise.need_detail", need_id=need.id))
+    data = submitted(form, NeedCreate)
+    if data:
+        try:
+            need = enterprises.publish_need(session, enterprise.id, data)
+        except ServiceError as error:
+            session.rollback()
+            attach_service_error(form, error)
+        else:
+            flash("需求已发布", "success")
+            return redirect(url_for("enterprise.need_detail", need_id=need.id))
     return render_template("enterprise/need_form.html", form=form, enterprise=enterprise)
 
 

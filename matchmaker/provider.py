@@ -3,7 +3,7 @@
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
-from matchmaker.auth import domain_choices, guard_blueprint, industry_choices
+from matchmaker.auth import guard_blueprint
 from matchmaker.db import get_session
 from matchmaker.errors import ServiceError
 from matchmaker.forms import (
@@ -13,11 +13,13 @@ from matchmaker.forms import (
     ProviderProfileForm,
     SolutionForm,
     attach_service_error,
+    domain_choices,
+    industry_choices,
     lines,
-    to_schema,
+    tag_choices,
+    submitted,
 )
 from matchmaker.services import providers
-from matchmaker.services import taxonomy as taxonomy_service
 from models import SolutionStatus
 from models.schemas import ProviderProfile, SolutionWrite, SuccessCaseCreate
 
@@ -49,36 +51,34 @@ def profile():
     session = get_session()
     provider = _provider()
     form = ProviderProfileForm(obj=provider)
-    form.domains.choices = domain_choices()
-    if form.validate_on_submit():
-        data = to_schema(form, ProviderProfile)
-        if data:
-            try:
-                providers.update_profile(session, provider.id, data)
-            except ServiceError as error:
-                session.rollback()
-                attach_service_error(form, error)
-            else:
-                flash("服务商资料已保存", "success")
-                return redirect(url_for("provider.home"))
+    form.domains.choices = domain_choices(session)
+    data = submitted(form, ProviderProfile)
+    if data:
+        try:
+            providers.update_profile(session, provider.id, data)
+        except ServiceError as error:
+            session.rollback()
+            attach_service_error(form, error)
+        else:
+            flash("服务商资料已保存", "success")
+            return redirect(url_for("provider.home"))
     return render_template("provider/profile.html", form=form, provider=provider)
 
 
 @bp.route("/cases/new", methods=["GET", "POST"])
 def new_case():
     form = CaseForm()
-    form.industry.choices = industry_choices()
-    if form.validate_on_submit():
-        data = to_schema(form, SuccessCaseCreate)
-        if data:
-            try:
-                providers.add_case(get_session(), current_user.org_id, data)
-            except ServiceError as error:
-                get_session().rollback()
-                attach_service_error(form, error)
-            else:
-                flash("成功案例已添加", "success")
-                return redirect(url_for("provider.home"))
+    form.industry.choices = industry_choices(get_session())
+    data = submitted(form, SuccessCaseCreate)
+    if data:
+        try:
+            providers.add_case(get_session(), current_user.org_id, data)
+        except ServiceError as error:
+            get_session().rollback()
+            attach_service_error(form, error)
+        else:
+            flash("成功案例已添加", "success")
+            return redirect(url_for("provider.home"))
     return render_template("provider/case_form.html", form=form)
 
 
@@ -110,32 +110,32 @@ def apply():
 def _solution_form(obj=None) -> SolutionForm:
     session = get_session()
     form = SolutionForm(obj=obj)
-    form.domain.choices = [c for c in domain_choices() if c[0] in _provider().domains] or domain_choices()
-    form.industries.choices = industry_choices()
-    form.tags.choices = [(t.name, t.name) for t in taxonomy_service.tags(session)]
+    own_domains = _provider().domains
+    form.domain.choices = [c for c in domain_choices(session) if c.value in own_domains] or domain_choices(session)
+    form.industries.choices = industry_choices(session, grouped=False)
+    form.tags.choices = tag_choices(session)
     if obj is not None and not form.is_submitted():
         form.modules.data = "\n".join(obj.modules)
     return form
 
 
 def _solution_data(form: SolutionForm) -> SolutionWrite | None:
-    return to_schema(form, SolutionWrite, modules=lines(form.modules.data))
+    return submitted(form, SolutionWrite, modules=lines(form.modules.data))
 
 
 @bp.route("/solutions/new", methods=["GET", "POST"])
 def new_solution():
     form = _solution_form()
-    if form.validate_on_submit():
-        data = _solution_data(form)
-        if data:
-            try:
-                providers.create_solution(get_session(), current_user.org_id, data, publish=True)
-            except ServiceError as error:
-                get_session().rollback()
-                attach_service_error(form, error)
-            else:
-                flash("方案已发布", "success")
-                return redirect(url_for("provider.home"))
+    data = _solution_data(form)
+    if data:
+        try:
+            providers.create_solution(get_session(), current_user.org_id, data, publish=True)
+        except ServiceError as error:
+            get_session().rollback()
+            attach_service_error(form, error)
+        else:
+            flash("方案已发布", "success")
+            return redirect(url_for("provider.home"))
     return render_template("provider/solution_form.html", form=form, solution=None)
 
 
@@ -150,17 +150,16 @@ def _own_solution_or_404(solution_id: int):
 def edit_solution(solution_id: int):
     solution = _own_solution_or_404(solution_id)
     form = _solution_form(obj=solution)
-    if form.validate_on_submit():
-        data = _solution_data(form)
-        if data:
-            try:
-                providers.update_solution(get_session(), current_user.org_id, solution_id, data)
-            except ServiceError as error:
-                get_session().rollback()
-                attach_service_error(form, error)
-            else:
-                flash("方案已更新", "success")
-                return redirect(url_for("provider.home"))
+    data = _solution_data(form)
+    if data:
+        try:
+            providers.update_solution(get_session(), current_user.org_id, solution_id, data)
+        except ServiceError as error:
+            get_session().rollback()
+            attach_service_error(form, error)
+        else:
+            flash("方案已更新", "success")
+            return redirect(url_for("provider.home"))
     return render_template("provider/solution_form.html", form=form, solution=solution)
 
 

@@ -46,23 +46,23 @@ def _clean_list(values: list[str]) -> list[str]:
     return list(seen)
 
 
+def _password(value: str) -> str:
+    error = password_error(value)
+    if error:
+        raise ValueError(error)
+    return value
+
+
 CreditCode = Annotated[str, AfterValidator(_credit_code)]
+Password = Annotated[str, AfterValidator(_password)]
 Phone = Annotated[str, AfterValidator(_phone)]
 CleanList = Annotated[list[str], AfterValidator(_clean_list)]
 
 
 class AccountCreate(SQLModel):
     email: EmailStr
-    password: str
+    password: Password
     display_name: str = Field(min_length=1, max_length=100)
-
-    @field_validator("password")
-    @classmethod
-    def _password(cls, value: str) -> str:
-        error = password_error(value)
-        if error:
-            raise ValueError(error)
-        return value
 
 
 class EnterpriseProfile(SQLModel):
@@ -108,6 +108,16 @@ class ProviderProfile(SQLModel):
         if value and not re.match(r"^https?://[^\s]+$", value):
             raise ValueError("网址应以 http:// 或 https:// 开头")
         return value
+
+
+class EnterpriseRegistration(EnterpriseProfile):
+    """Sign-up: the company profile plus a password; the contact email is the login."""
+
+    password: Password
+
+
+class ProviderRegistration(ProviderProfile):
+    password: Password
 
 
 class SuccessCaseCreate(SQLModel):

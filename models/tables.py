@@ -12,8 +12,8 @@ from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
-    """Naive UTC timestamp (both engines store it the same way)."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    """Timezone-aware UTC now (SQLModel refuses naive datetimes)."""
+    return datetime.now(UTC)
 
 
 def _json_list() -> Column:

@@ -7,7 +7,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from matchmaker.errors import ServiceError
 from matchmaker.services import taxonomy
 from models import Enterprise, Provider, Role, User
-from models.schemas import AccountCreate, EnterpriseProfile, ProviderProfile
+from models.schemas import AccountCreate, EnterpriseRegistration, ProviderRegistration
 from models.validation import size_class
 
 
@@ -35,27 +35,31 @@ def _require_free_credit_code(session: Session, table: type[Enterprise] | type[P
         raise ServiceError("该统一社会信用代码已登记，如需找回账号请联系平台管理员", field="credit_code")
 
 
-def register_enterprise(session: Session, account: AccountCreate, profile: EnterpriseProfile) -> User:
+def _account(data: EnterpriseRegistration | ProviderRegistration) -> AccountCreate:
+    return AccountCreate(email=data.email, password=data.password, display_name=data.contact_name)
+
+
+def register_enterprise(session: Session, data: EnterpriseRegistration) -> User:
     """Create the user and its enterprise in one transaction; the size class is derived, not asked."""
-    taxonomy.check_codes(session, industries=[profile.industry])
-    _require_free_credit_code(session, Enterprise, profile.credit_code)
-    user = _new_user(session, account, Role.enterprise)
+    taxonomy.check_codes(session, industries=[data.industry])
+    _require_free_credit_code(session, Enterprise, data.credit_code)
+    user = _new_user(session, _account(data), Role.enterprise)
     session.add(
         Enterprise.model_validate(
-            profile.model_dump()
-            | {"user_id": user.id, "size_class": size_class(profile.employees, profile.revenue)}
+            data.model_dump(exclude={"password"})
+            | {"user_id": user.id, "size_class": size_class(data.employees, data.revenue)}
         )
     )
     session.commit()
     return user
 
 
-def register_provider(session: Session, account: AccountCreate, profile: ProviderProfile) -> User:
+def register_provider(session: Session, data: ProviderRegistration) -> User:
     """Create the user and a draft provider record; the whitelist application comes later."""
-    taxonomy.check_codes(session, domains=profile.domains)
-    _require_free_credit_code(session, Provider, profile.credit_code)
-    user = _new_user(session, account, Role.provider)
-    session.add(Provider.model_validate(profile.model_dump() | {"user_id": user.id}))
+    taxonomy.check_codes(session, domains=data.domains)
+    _require_free_credit_code(session, Provider, data.credit_code)
+    user = _new_user(session, _account(data), Role.provider)
+    session.add(Provider.model_validate(data.model_dump(exclude={"password"}) | {"user_id": user.id}))
     session.commit()
     return user
 

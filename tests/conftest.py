@@ -1,0 +1,151 @@
+"""Fixtures: a fresh app and database per test (SQLite file, or PostgreSQL when DATABASE_URL says so)."""
+
+import os
+import re
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlmodel import Session, SQLModel
+
+from matchmaker import create_app
+from matchmaker.db import engine
+from matchmaker.seed import SeedReport, load_taxonomy
+from models import create_tables, make_engine
+from models.validation import credit_code_check_char
+
+SMALL_TAXONOMY = {
+    "domains": [
+        {"code": "data_collection", "name": "数据采集", "description": ""},
+        {"code": "network", "name": "工业互联网网络服务", "description": ""},
+        {"code": "software", "name": "工业软件与APP服务", "description": ""},
+        {"code": "integration", "name": "工业互联网系统集成解决方案", "description": ""},
+        {"code": "security", "name": "工业互联网安全服务", "description": ""},
+        {"code": "diagnosis", "name": "数字化转型诊断服务", "description": ""},
+    ],
+    "industries": [
+        {"code": "C21", "name": "家具制造业", "kind": "division", "gbt": ["C21"], "synonyms": ["家具"]},
+        {"code": "C36", "name": "汽车制造业", "kind": "division", "gbt": ["C36"], "synonyms": ["汽车"]},
+        {"code": "furniture", "name": "家具", "kind": "cluster", "gbt": ["C21"], "synonyms": ["沙发", "橱柜"]},
+        {"code": "auto_parts", "name": "汽车零部件", "kind": "cluster", "gbt": ["C36"], "synonyms": ["汽配"]},
+        {"code": "general", "name": "通用", "kind": "general", "gbt": [], "synonyms": ["通用"]},
+    ],
+    "tags": [
+        {"name": "设备联网", "domain": "data_collection", "synonyms": ["数采", "IoT", "物联网"]},
+        {"name": "MES", "domain": "software", "synonyms": ["制造执行系统", "生产管理系统"]},
+        {"name": "等保测评", "domain": "security", "synonyms": ["等级保护", "等保三级"]},
+    ],
+}
+
+PASSWORD = "Secret123"
+
+
+def credit_code(serial: int) -> str:
+    """A valid 统一社会信用代码 for test number `serial`."""
+    first17 = f"91440300MA5{serial:06d}"
+    return first17 + credit_code_check_char(first17)
+
+
+def _test_database_url(tmp_path) -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url and url.startswith("postgresql"):
+        clean = make_engine(url)
+        import models.tables  # noqa: F401  (register every table before dropping)
+
+        SQLModel.metadata.drop_all(clean)
+        clean.dispose()
+        return url
+    return f"sqlite:///{tmp_path / 'test.sqlite'}"
+
+
+@pytest.fixture
+def app(tmp_path) -> Iterator[Flask]:
+    app = create_app({
+        "TESTING": True,
+        "DATABASE_URL": _test_database_url(tmp_path),
+        "SECRET_KEY": "test-secret",
+        "MATCHMAKER_ENCODER": "hash",
+    })
+    with app.app_context():
+        create_tables(engine())
+        with Session(engine()) as session:
+            load_taxonomy(session, SMALL_TAXONOMY, SeedReport())
+            session.commit()
+    yield app
+    with app.app_context():
+        engine().dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def db(app: Flask) -> Iterator[Session]:
+    """A session for arranging and checking rows directly."""
+    with app.app_context(), Session(engine(), expire_on_commit=False) as session:
+        yield session
+
+
+_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(client: FlaskClient, page: str = "/auth/login") -> str:
+    html = client.get(page).get_data(as_text=True)
+    match = _CSRF.search(html)
+    assert match, f"no CSRF token on {page}"
+    return match.group(1) or match.group(2)
+
+
+def post(client: FlaskClient, url: str, data: dict, page: str = "/auth/login", **kwargs):
+    """POST like a browser would: with the CSRF token from a page of the current session."""
+    return client.post(url, data={**data, "csrf_token": csrf_token(client, page)}, **kwargs)
+
+
+def enterprise_form(serial: int = 1, **overrides) -> dict:
+    data = {
+        "email": f"factory{serial}@example.com", "password": PASSWORD, "password_confirm": PASSWORD,
+        "name": f"测试家具厂{serial}", "credit_code": credit_code(serial), "industry": "furniture",
+        "employees": "120", "revenue": "3500", "maturity_level": "2", "street": "坪山街道",
+        "address": "坪山大道1号", "contact_name": "王厂长", "phone": "13800138000",
+    }
+    return data | overrides
+
+
+def provider_form(serial: int = 500, **overrides) -> dict:
+    data = {
+        "email": f"vendor{serial}@example.com", "password": PASSWORD, "password_confirm": PASSWORD,
+        "name": f"测试数字科技{serial}", "credit_code": credit_code(serial), "contact_name": "李经理",
+        "phone": "13900139000", "domains": ["data_collection", "software"],
+    }
+    return data | overrides
+
+
+def login(client: FlaskClient, email: str, password: str = PASSWORD):
+    return post(client, "/auth/login", {"email": email, "password": password})
+
+
+@pytest.fixture
+def enterprise_client(client: FlaskClient) -> FlaskClient:
+    assert post(client, "/auth/register/enterprise", enterprise_form()).status_code == 302
+    assert login(client, "factory1@example.com").status_code == 302
+    return client
+
+
+@pytest.fixture
+def provider_client(client: FlaskClient) -> FlaskClient:
+    assert post(client, "/auth/register/provider", provider_form()).status_code == 302
+    assert login(client, "vendor500@example.com").status_code == 302
+    return client
+
+
+@pytest.fixture
+def admin_client(app: Flask, client: FlaskClient) -> FlaskClient:
+    result = app.test_cli_runner().invoke(
+        args=["create-admin", "--email", "admin@example.com", "--name", "管理员", "--password", PASSWORD]
+    )
+    assert result.exit_code == 0, result.output
+    assert login(client, "admin@example.com").status_code == 302
+    return client
