@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlmodel import Session, select
 from werkzeug.security import generate_password_hash
 
-from matchmaker.services import audit
+from matchmaker.services import audit, changes
 from models import (
     CapabilityTag,
     Domain,
@@ -113,12 +113,16 @@ def _provider(session: Session, row: dict, admin: User, report: SeedReport) -> N
             session.add(SuccessCase.model_validate(case | {"provider_id": provider.id}))
             report.count("cases")
     known_solutions = set(session.exec(select(Solution.title).where(Solution.provider_id == provider.id)))
-    for solution in row.get("solutions", []):
-        if solution["title"] not in known_solutions:
-            session.add(Solution.model_validate(
-                solution | {"provider_id": provider.id, "status": SolutionStatus.published}
-            ))
-            report.count("solutions")
+    added = [
+        Solution.model_validate(solution | {"provider_id": provider.id, "status": SolutionStatus.published})
+        for solution in row.get("solutions", [])
+        if solution["title"] not in known_solutions
+    ]
+    if added:
+        session.add_all(added)
+        session.flush()
+        changes.mark_solutions(session, [solution.id for solution in added])
+        report.created["solutions"] = report.created.get("solutions", 0) + len(added)
 
 
 def _enterprise(session: Session, row: dict, report: SeedReport) -> None:

@@ -2,7 +2,7 @@
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import SQLModel, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
 
 def make_engine(url: str) -> Engine:
@@ -22,7 +22,11 @@ def make_engine(url: str) -> Engine:
 
 
 def create_tables(engine: Engine) -> None:
-    # Import for the side effect of registering every table on SQLModel.metadata.
-    import models.tables  # noqa: F401
+    """Create missing tables and the single change-counter row."""
+    from models.tables import ChangeCounter  # registers every table on SQLModel.metadata
 
     SQLModel.metadata.create_all(engine)
+    with Session(engine) as session:
+        if session.get(ChangeCounter, 1) is None:
+            session.add(ChangeCounter(id=1, value=0))
+            session.commit()

@@ -7,7 +7,7 @@ read whole, never joined on, and the same code runs on SQLite and PostgreSQL.
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, Text
+from sqlalchemy import JSON, Column, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -171,8 +171,30 @@ class Solution(SQLModel, table=True):
     price_range: str = Field(default="", max_length=60)
     delivery_weeks: int | None = None
     status: SolutionStatus = Field(default=SolutionStatus.draft, max_length=20, index=True)
+    change_seq: int = Field(default=0, index=True)  # see ChangeCounter
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ChangeCounter(SQLModel, table=True):
+    """One row whose value grows with every change that can alter what is matchable.
+
+    A change stamps the affected solutions with the new value in the same transaction; the
+    update takes a row lock, so stamps follow commit order and each worker can apply "rows
+    with change_seq > the last one I applied" with one indexed query.
+    """
+
+    id: int = Field(default=1, primary_key=True)
+    value: int = 0
+
+
+class SolutionVector(SQLModel, table=True):
+    """A solution's embedding for one model, with the hash of the text that was encoded."""
+
+    solution_id: int = Field(foreign_key="solution.id", primary_key=True)
+    model: str = Field(primary_key=True, max_length=120)
+    text_hash: str = Field(max_length=64)
+    vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # float32, L2-normalised
 
 
 class NeedStatus(StrEnum):
@@ -196,6 +218,19 @@ class Need(SQLModel, table=True):
     status: NeedStatus = Field(default=NeedStatus.open, max_length=20, index=True)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class MatchResult(SQLModel, table=True):
+    """The ranking shown for a need, kept as a snapshot: rank, score, signal parts and explanation."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    need_id: int = Field(foreign_key="need.id", index=True)
+    solution_id: int = Field(foreign_key="solution.id", index=True)
+    rank: int
+    score: float
+    parts: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, default=dict))
+    explanation: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, default=dict))
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class AuditLog(SQLModel, table=True):

@@ -3,7 +3,7 @@
 from sqlmodel import Session, select
 
 from matchmaker.errors import ServiceError
-from matchmaker.services import taxonomy
+from matchmaker.services import changes, taxonomy
 from models import Provider, ProviderStatus, Solution, SolutionStatus, SuccessCase, WhitelistEvent, utcnow
 from models.schemas import ProviderProfile, SolutionWrite, SuccessCaseCreate
 
@@ -122,6 +122,8 @@ def create_solution(session: Session, provider_id: int, data: SolutionWrite, pub
     status = SolutionStatus.published if publish else SolutionStatus.draft
     solution = Solution.model_validate(data.model_dump() | {"provider_id": provider.id, "status": status})
     session.add(solution)
+    session.flush()
+    changes.mark_solutions(session, [solution.id])
     session.commit()
     return solution
 
@@ -132,6 +134,7 @@ def update_solution(session: Session, provider_id: int, solution_id: int, data: 
     solution.sqlmodel_update(data.model_dump())
     solution.updated_at = utcnow()
     session.add(solution)
+    changes.mark_solutions(session, [solution.id])
     session.commit()
     return solution
 
@@ -141,5 +144,6 @@ def set_solution_status(session: Session, provider_id: int, solution_id: int, st
     solution.status = status
     solution.updated_at = utcnow()
     session.add(solution)
+    changes.mark_solutions(session, [solution.id])
     session.commit()
     return solution

@@ -6,7 +6,7 @@ from sqlalchemy import case, func
 from sqlmodel import Session, select
 
 from matchmaker.errors import ServiceError
-from matchmaker.services import audit
+from matchmaker.services import audit, changes
 from models import Provider, ProviderStatus, WhitelistEvent, utcnow
 
 APPROVAL_VALIDITY = timedelta(days=365)
@@ -74,6 +74,7 @@ def decide(
         session, actor_id, f"whitelist.{action}", "provider", provider.id, reason,
         from_status=previous.value, to_status=target.value,
     )
+    changes.mark_provider(session, provider.id)
     session.commit()
     return provider
 

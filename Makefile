@@ -1,0 +1,40 @@
+# Two entry points for a fresh machine: `make run` (demo on SQLite) and `make test` (whole suite).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 2
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+FLASK := $(BIN)/flask --app matchmaker
+
+.PHONY: install install-test run test test-sqlite test-postgres postgres
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+install: $(BIN)/python
+	$(BIN)/pip install -q -e '.[postgres]'
+
+install-test: $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+
+run: install
+	$(FLASK) init-db
+	$(FLASK) seed
+	@echo "坪山区数字服务供需对接平台: http://$(HOST):$(PORT)/  (Ctrl+C 停止)"
+	@echo "演示账号："
+	@$(FLASK) demo-logins
+	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) wsgi:app
+
+test: install-test test-sqlite test-postgres
+
+test-sqlite:
+	env -u DATABASE_URL $(BIN)/python -m pytest
+
+# The database-backed tests once more on PostgreSQL (model-only tests do not touch the database).
+test-postgres: postgres
+	DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest -m "not slow"
+
+postgres:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
