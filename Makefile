@@ -8,7 +8,7 @@ WORKERS ?= 2
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 FLASK := $(BIN)/flask --app matchmaker
 
-.PHONY: install install-test run test test-sqlite test-postgres postgres
+.PHONY: install install-test run test lint test-sqlite test-postgres postgres
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,10 @@ run: install
 	@$(FLASK) demo-logins
 	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) wsgi:app
 
-test: install-test test-sqlite test-postgres
+test: install-test lint test-sqlite test-postgres
+
+lint:
+	$(BIN)/ruff check .
 
 test-sqlite:
 	env -u DATABASE_URL $(BIN)/python -m pytest

@@ -37,7 +37,9 @@ def provider_list():
     page, per_page = requested_page()
     items, total = whitelist.providers_page(get_session(), status, page, per_page)
     return render_template(
-        "admin/providers.html", page=Page(items, page, per_page, total), status=status,
+        "admin/providers.html",
+        page=Page(items, page, per_page, total),
+        status=status,
         status_counts=whitelist.status_counts(get_session()),
     )
 

@@ -1,6 +1,6 @@
 """Registration, login and logout, and the role guard every role blueprint installs."""
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 
 from matchmaker.db import get_session

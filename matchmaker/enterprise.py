@@ -13,8 +13,8 @@ from matchmaker.forms import (
     attach_service_error,
     domain_choices,
     industry_choices,
-    tag_choices,
     submitted,
+    tag_choices,
 )
 from matchmaker.pagination import Page, requested_page
 from matchmaker.services import enterprises

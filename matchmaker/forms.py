@@ -4,8 +4,7 @@ from typing import TypeVar
 
 from flask_wtf import FlaskForm
 from pydantic import ValidationError
-from sqlmodel import SQLModel
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 from wtforms import (
     DecimalField,
     EmailField,
@@ -41,8 +40,11 @@ def industry_choices(session: Session, grouped: bool = True) -> list[SelectChoic
     """Plan clusters first, then GB/T divisions with their codes; optgroups for drop-downs."""
     rows = sorted(taxonomy.industries(session), key=lambda i: ("general", "cluster", "division").index(i.kind))
     return [
-        SelectChoice(i.code, f"{i.code} {i.name}" if i.kind == "division" else i.name,
-                     optgroup=_INDUSTRY_GROUPS[i.kind] if grouped else None)
+        SelectChoice(
+            i.code,
+            f"{i.code} {i.name}" if i.kind == "division" else i.name,
+            optgroup=_INDUSTRY_GROUPS[i.kind] if grouped else None,
+        )
         for i in rows
     ]
 
@@ -118,7 +120,9 @@ class AccountForm(BaseForm):
 
     email = EmailField("登录邮箱（同时作为联系邮箱）", validators=[REQUIRED])
     password = PasswordField("密码（至少8位，含字母和数字）", validators=[REQUIRED])
-    password_confirm = PasswordField("确认密码", validators=[REQUIRED, EqualTo("password", message="两次输入的密码不一致")])
+    password_confirm = PasswordField(
+        "确认密码", validators=[REQUIRED, EqualTo("password", message="两次输入的密码不一致")]
+    )
 
 
 class EnterpriseFields(BaseForm):
@@ -127,9 +131,7 @@ class EnterpriseFields(BaseForm):
     industry = SelectField("所属行业", validators=[REQUIRED])
     employees = IntegerField("从业人员（人）", validators=[InputRequired(message="请输入从业人员数")])
     revenue = DecimalField("上年营业收入（万元）", validators=[InputRequired(message="请输入营业收入")], places=None)
-    maturity_level = SelectField(
-        "智能制造能力成熟度", choices=choices(MATURITY_LEVELS), default="0"
-    )
+    maturity_level = SelectField("智能制造能力成熟度", choices=choices(MATURITY_LEVELS), default="0")
     street = SelectField("所在街道", choices=choices({s: s for s in PINGSHAN_STREETS}), validators=[REQUIRED])
     address = StringField("详细地址", validators=[Optional()])
     contact_name = StringField("联系人", validators=[REQUIRED])

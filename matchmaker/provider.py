@@ -16,8 +16,8 @@ from matchmaker.forms import (
     domain_choices,
     industry_choices,
     lines,
-    tag_choices,
     submitted,
+    tag_choices,
 )
 from matchmaker.services import providers
 from models import SolutionStatus

@@ -5,8 +5,8 @@ creates nothing new.
 """
 
 import json
-from datetime import date, timedelta
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 
 from sqlmodel import Session, select
@@ -98,13 +98,27 @@ def _provider(session: Session, row: dict, admin: User, report: SeedReport) -> N
         report.count("providers")
         for action, source, target in _HISTORY.get(row["status"], []):
             actor = user.id if action == "apply" else admin.id
-            session.add(WhitelistEvent(
-                provider_id=provider.id, action=action, from_status=source, to_status=target,
-                actor_id=actor, reason=SEED_REASON,
-            ))
+            session.add(
+                WhitelistEvent(
+                    provider_id=provider.id,
+                    action=action,
+                    from_status=source,
+                    to_status=target,
+                    actor_id=actor,
+                    reason=SEED_REASON,
+                )
+            )
             if action != "apply":
-                audit.record(session, admin.id, f"whitelist.{action}", "provider", provider.id, SEED_REASON,
-                             from_status=source, to_status=target)
+                audit.record(
+                    session,
+                    admin.id,
+                    f"whitelist.{action}",
+                    "provider",
+                    provider.id,
+                    SEED_REASON,
+                    from_status=source,
+                    to_status=target,
+                )
         if row["status"] in {"approved", "suspended"}:
             provider.approved_until = date.today() + timedelta(days=365)
     known_cases = set(session.exec(select(SuccessCase.title).where(SuccessCase.provider_id == provider.id)))
@@ -139,10 +153,16 @@ def _enterprise(session: Session, row: dict, report: SeedReport) -> None:
     known_needs = set(session.exec(select(Need.title).where(Need.enterprise_id == enterprise.id)))
     for need in row.get("needs", []):
         if need["title"] not in known_needs:
-            session.add(Need.model_validate(need | {
-                "enterprise_id": enterprise.id, "industry": need.get("industry", enterprise.industry),
-                "size_class": enterprise.size_class,
-            }))
+            session.add(
+                Need.model_validate(
+                    need
+                    | {
+                        "enterprise_id": enterprise.id,
+                        "industry": need.get("industry", enterprise.industry),
+                        "size_class": enterprise.size_class,
+                    }
+                )
+            )
             report.count("needs")
 
 
@@ -161,11 +181,11 @@ def load_demo(session: Session, seed_dir: Path = SEED_DIR) -> SeedReport:
 
 def demo_logins(session: Session) -> list[tuple[str, str]]:
     """(role label, email) of one demo account per role, for the README and the run command."""
-    enterprise_email = session.exec(
-        select(User.email).where(User.role == Role.enterprise).order_by(User.id)
-    ).first()
+    enterprise_email = session.exec(select(User.email).where(User.role == Role.enterprise).order_by(User.id)).first()
     provider_email = session.exec(
-        select(User.email).join(Provider, Provider.user_id == User.id)
-        .where(Provider.status == ProviderStatus.approved).order_by(User.id)
+        select(User.email)
+        .join(Provider, Provider.user_id == User.id)
+        .where(Provider.status == ProviderStatus.approved)
+        .order_by(User.id)
     ).first()
     return [("企业", enterprise_email or ""), ("服务商", provider_email or ""), ("管理员", DEMO_ADMIN_EMAIL)]

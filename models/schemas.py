@@ -78,7 +78,6 @@ class EnterpriseProfile(SQLModel):
     phone: Phone
     email: EmailStr
 
-
     @field_validator("street")
     @classmethod
     def _street(cls, value: str) -> str:
@@ -99,7 +98,6 @@ class ProviderProfile(SQLModel):
     qualifications: str = Field(default="", max_length=2000)
     website: str = Field(default="", max_length=200)
     years_in_shenzhen: int = Field(default=0, ge=0, le=100)
-
 
     @field_validator("website")
     @classmethod
@@ -141,7 +139,6 @@ class SolutionWrite(SQLModel):
     price_range: str = Field(default="", max_length=60)
     delivery_weeks: int | None = Field(default=None, ge=0, le=520)
 
-
     @field_validator("sizes")
     @classmethod
     def _sizes(cls, value: list[str]) -> list[str]:
@@ -159,7 +156,6 @@ class NeedCreate(SQLModel):
     tags: CleanList = Field(default_factory=list, max_length=30)
     budget_range: str = Field(default="", max_length=60)
     expected_start: str = Field(default="", max_length=7)
-
 
     @field_validator("expected_start")
     @classmethod

@@ -61,12 +61,14 @@ def _test_database_url(tmp_path) -> str:
 
 @pytest.fixture
 def app(tmp_path) -> Iterator[Flask]:
-    app = create_app({
-        "TESTING": True,
-        "DATABASE_URL": _test_database_url(tmp_path),
-        "SECRET_KEY": "test-secret",
-        "MATCHMAKER_ENCODER": "hash",
-    })
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": _test_database_url(tmp_path),
+            "SECRET_KEY": "test-secret",
+            "MATCHMAKER_ENCODER": "hash",
+        }
+    )
     with app.app_context():
         create_tables(engine())
         with Session(engine()) as session:
@@ -106,19 +108,33 @@ def post(client: FlaskClient, url: str, data: dict, page: str = "/auth/login", *
 
 def enterprise_form(serial: int = 1, **overrides) -> dict:
     data = {
-        "email": f"factory{serial}@example.com", "password": PASSWORD, "password_confirm": PASSWORD,
-        "name": f"测试家具厂{serial}", "credit_code": credit_code(serial), "industry": "furniture",
-        "employees": "120", "revenue": "3500", "maturity_level": "2", "street": "坪山街道",
-        "address": "坪山大道1号", "contact_name": "王厂长", "phone": "13800138000",
+        "email": f"factory{serial}@example.com",
+        "password": PASSWORD,
+        "password_confirm": PASSWORD,
+        "name": f"测试家具厂{serial}",
+        "credit_code": credit_code(serial),
+        "industry": "furniture",
+        "employees": "120",
+        "revenue": "3500",
+        "maturity_level": "2",
+        "street": "坪山街道",
+        "address": "坪山大道1号",
+        "contact_name": "王厂长",
+        "phone": "13800138000",
     }
     return data | overrides
 
 
 def provider_form(serial: int = 500, **overrides) -> dict:
     data = {
-        "email": f"vendor{serial}@example.com", "password": PASSWORD, "password_confirm": PASSWORD,
-        "name": f"测试数字科技{serial}", "credit_code": credit_code(serial), "contact_name": "李经理",
-        "phone": "13900139000", "domains": ["data_collection", "software"],
+        "email": f"vendor{serial}@example.com",
+        "password": PASSWORD,
+        "password_confirm": PASSWORD,
+        "name": f"测试数字科技{serial}",
+        "credit_code": credit_code(serial),
+        "contact_name": "李经理",
+        "phone": "13900139000",
+        "domains": ["data_collection", "software"],
     }
     return data | overrides
 

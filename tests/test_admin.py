@@ -10,8 +10,15 @@ from tests.conftest import credit_code
 
 
 def _provider(db: Session, status: ProviderStatus, serial: int = 700) -> Provider:
-    provider = Provider(name=f"服务商{serial}", credit_code=credit_code(serial), contact_name="张", phone="13800138000",
-                        email=f"p{serial}@example.com", domains=["software"], status=status)
+    provider = Provider(
+        name=f"服务商{serial}",
+        credit_code=credit_code(serial),
+        contact_name="张",
+        phone="13800138000",
+        email=f"p{serial}@example.com",
+        domains=["software"],
+        status=status,
+    )
     db.add(provider)
     db.commit()
     return provider
@@ -20,8 +27,12 @@ def _provider(db: Session, status: ProviderStatus, serial: int = 700) -> Provide
 def _decide(client, provider_id: int, action: str, reason: str):
     from tests.conftest import post
 
-    return post(client, f"/admin/providers/{provider_id}/decide", {"action": action, "reason": reason},
-                page=f"/admin/providers/{provider_id}")
+    return post(
+        client,
+        f"/admin/providers/{provider_id}/decide",
+        {"action": action, "reason": reason},
+        page=f"/admin/providers/{provider_id}",
+    )
 
 
 def test_approve_with_reason_is_recorded_everywhere(admin_client, db):
@@ -38,7 +49,11 @@ def test_approve_with_reason_is_recorded_everywhere(admin_client, db):
     assert (event.actor_id, event.action, event.reason) == (admin.id, "approve", "资料齐全，案例真实")
     entry = db.exec(select(AuditLog)).one()
     assert (entry.actor_id, entry.action, entry.target_id, entry.reason) == (
-        admin.id, "whitelist.approve", provider.id, "资料齐全，案例真实")
+        admin.id,
+        "whitelist.approve",
+        provider.id,
+        "资料齐全，案例真实",
+    )
     assert entry.detail == {"from_status": "applied", "to_status": "approved"}
     audit_page = admin_client.get("/admin/audit").get_data(as_text=True)
     assert "批准入库" in audit_page and "资料齐全，案例真实" in audit_page
@@ -53,12 +68,15 @@ def test_decision_without_reason_changes_nothing(admin_client, db):
     assert db.exec(select(AuditLog)).first() is None and db.exec(select(WhitelistEvent)).first() is None
 
 
-@pytest.mark.parametrize(("start", "action", "end"), [
-    ("applied", "reject", "rejected"),
-    ("approved", "suspend", "suspended"),
-    ("suspended", "reinstate", "approved"),
-    ("suspended", "revoke", "revoked"),
-])
+@pytest.mark.parametrize(
+    ("start", "action", "end"),
+    [
+        ("applied", "reject", "rejected"),
+        ("approved", "suspend", "suspended"),
+        ("suspended", "reinstate", "approved"),
+        ("suspended", "revoke", "revoked"),
+    ],
+)
 def test_allowed_transitions(admin_client, db, start, action, end):
     provider = _provider(db, ProviderStatus(start))
     assert _decide(admin_client, provider.id, action, "理由").status_code == 302
@@ -66,8 +84,10 @@ def test_allowed_transitions(admin_client, db, start, action, end):
     assert db.get(Provider, provider.id).status == end
 
 
-@pytest.mark.parametrize(("start", "action"), [("draft", "approve"), ("approved", "approve"),
-                                               ("rejected", "suspend"), ("revoked", "reinstate")])
+@pytest.mark.parametrize(
+    ("start", "action"),
+    [("draft", "approve"), ("approved", "approve"), ("rejected", "suspend"), ("revoked", "reinstate")],
+)
 def test_forbidden_transitions_change_nothing(admin_client, db, start, action):
     provider = _provider(db, ProviderStatus(start))
     response = _decide(admin_client, provider.id, action, "理由")

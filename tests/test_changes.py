@@ -6,13 +6,30 @@ from tests.conftest import credit_code
 
 
 def _provider_with_solutions(db, count: int) -> Provider:
-    provider = Provider(name="服务商", credit_code=credit_code(900), contact_name="张", phone="13800138000",
-                        email="p@example.com", domains=["software"], status=ProviderStatus.approved)
+    provider = Provider(
+        name="服务商",
+        credit_code=credit_code(900),
+        contact_name="张",
+        phone="13800138000",
+        email="p@example.com",
+        domains=["software"],
+        status=ProviderStatus.approved,
+    )
     db.add(provider)
     db.flush()
     for n in range(count):
-        db.add(Solution(provider_id=provider.id, title=f"方案{n}", description="说明" * 10, domain="software",
-                        industries=["general"], sizes=["small"], modules=["模块"], status="published"))
+        db.add(
+            Solution(
+                provider_id=provider.id,
+                title=f"方案{n}",
+                description="说明" * 10,
+                domain="software",
+                industries=["general"],
+                sizes=["small"],
+                modules=["模块"],
+                status="published",
+            )
+        )
     db.commit()
     return provider
 

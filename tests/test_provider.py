@@ -5,18 +5,37 @@ from models import Provider, Solution, SuccessCase, WhitelistEvent
 from tests.conftest import credit_code, login, post, provider_form
 
 PROFILE = {
-    "name": "测试数字科技500", "credit_code": credit_code(500), "contact_name": "李经理",
-    "phone": "13900139000", "email": "sales@vendor.example", "domains": ["data_collection", "software"],
-    "service_content": "为中小制造企业提供设备联网和云MES。", "capabilities": "支持 Modbus、OPC UA、MQTT 协议。",
-    "qualifications": "ISO 9001", "website": "https://vendor.example", "years_in_shenzhen": "6",
+    "name": "测试数字科技500",
+    "credit_code": credit_code(500),
+    "contact_name": "李经理",
+    "phone": "13900139000",
+    "email": "sales@vendor.example",
+    "domains": ["data_collection", "software"],
+    "service_content": "为中小制造企业提供设备联网和云MES。",
+    "capabilities": "支持 Modbus、OPC UA、MQTT 协议。",
+    "qualifications": "ISO 9001",
+    "website": "https://vendor.example",
+    "years_in_shenzhen": "6",
 }
-CASE = {"title": "某家具厂设备联网", "client": "坪山某家具企业", "industry": "furniture", "year": "2025",
-        "description": "32台设备联网，稼动率提升12%。"}
+CASE = {
+    "title": "某家具厂设备联网",
+    "client": "坪山某家具企业",
+    "industry": "furniture",
+    "year": "2025",
+    "description": "32台设备联网，稼动率提升12%。",
+}
 SOLUTION = {
-    "title": "家具厂设备联网采集", "summary": "开料机、封边机联网", "domain": "data_collection",
+    "title": "家具厂设备联网采集",
+    "summary": "开料机、封边机联网",
+    "domain": "data_collection",
     "description": "边缘网关接入开料机、封边机，运行状态与产量实时上云，自动统计稼动率。",
-    "industries": ["furniture"], "sizes": ["small", "micro"], "modules": "设备状态监控\n稼动率分析；产量统计",
-    "tags": ["设备联网"], "deployment": "saas", "price_range": "5-20万元", "delivery_weeks": "4",
+    "industries": ["furniture"],
+    "sizes": ["small", "micro"],
+    "modules": "设备状态监控\n稼动率分析；产量统计",
+    "tags": ["设备联网"],
+    "deployment": "saas",
+    "price_range": "5-20万元",
+    "delivery_weeks": "4",
 }
 
 
@@ -65,8 +84,9 @@ def test_rejected_solution_writes_nothing(provider_client, db):
 
 def test_solution_domain_must_be_one_of_the_providers(provider_client, db):
     # The form only offers the provider's own domains; a forged value is refused by the form.
-    html = post(provider_client, "/provider/solutions/new", SOLUTION | {"domain": "security"},
-                page="/provider/solutions/new").get_data(as_text=True)
+    html = post(
+        provider_client, "/provider/solutions/new", SOLUTION | {"domain": "security"}, page="/provider/solutions/new"
+    ).get_data(as_text=True)
     assert "不是有效的选择" in html
     assert _count(db, Solution) == 0
 

@@ -32,8 +32,12 @@ def test_post_routes_of_other_roles_are_forbidden(request, role):
 
     client = request.getfixturevalue(f"{role}_client")
     token = csrf_token(client, "/")
-    assert client.post("/admin/providers/1/decide", data={"csrf_token": token, "action": "approve",
-                                                           "reason": "x"}).status_code == 403
+    assert (
+        client.post(
+            "/admin/providers/1/decide", data={"csrf_token": token, "action": "approve", "reason": "x"}
+        ).status_code
+        == 403
+    )
     other = "provider" if role == "enterprise" else "enterprise"
     target = "/provider/apply" if other == "provider" else "/enterprise/needs/new"
     assert client.post(target, data={"csrf_token": token}).status_code == 403

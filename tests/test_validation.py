@@ -25,7 +25,7 @@ def test_valid_credit_codes_pass(code):
 def test_changing_any_character_breaks_the_check(code):
     for position in range(18):
         replacement = "1" if code[position] != "1" else "2"
-        tampered = code[:position] + replacement + code[position + 1:]
+        tampered = code[:position] + replacement + code[position + 1 :]
         assert credit_code_error(tampered) is not None, tampered
 
 

@@ -11,7 +11,9 @@ from models import ChangeCounter, Solution
 def _next_seq(session: Session) -> int:
     """Increment the counter; the row lock held until commit orders the stamps by commit."""
     return session.exec(
-        update(ChangeCounter).where(ChangeCounter.id == 1).values(value=ChangeCounter.value + 1)
+        update(ChangeCounter)
+        .where(ChangeCounter.id == 1)
+        .values(value=ChangeCounter.value + 1)
         .returning(ChangeCounter.value)
     ).scalar_one()
 

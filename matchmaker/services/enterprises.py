@@ -65,5 +65,6 @@ def set_need_status(session: Session, enterprise_id: int, need_id: int, status: 
 def needs_page(session: Session, enterprise_id: int, page: int, per_page: int) -> tuple[list[Need], int]:
     query = select(Need).where(Need.enterprise_id == enterprise_id)
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = session.exec(query.order_by(Need.created_at.desc(), Need.id.desc()).offset((page - 1) * per_page).limit(per_page))
+    newest_first = query.order_by(Need.created_at.desc(), Need.id.desc())
+    rows = session.exec(newest_first.offset((page - 1) * per_page).limit(per_page))
     return list(rows), total

@@ -31,7 +31,8 @@ def update_profile(session: Session, provider_id: int, profile: ProviderProfile)
 
 
 def cases(session: Session, provider_id: int) -> list[SuccessCase]:
-    return list(session.exec(select(SuccessCase).where(SuccessCase.provider_id == provider_id).order_by(SuccessCase.id)))
+    query = select(SuccessCase).where(SuccessCase.provider_id == provider_id)
+    return list(session.exec(query.order_by(SuccessCase.id)))
 
 
 def add_case(session: Session, provider_id: int, data: SuccessCaseCreate) -> SuccessCase:

@@ -71,8 +71,14 @@ def decide(
         )
     )
     audit.record(
-        session, actor_id, f"whitelist.{action}", "provider", provider.id, reason,
-        from_status=previous.value, to_status=target.value,
+        session,
+        actor_id,
+        f"whitelist.{action}",
+        "provider",
+        provider.id,
+        reason,
+        from_status=previous.value,
+        to_status=target.value,
     )
     changes.mark_provider(session, provider.id)
     session.commit()
