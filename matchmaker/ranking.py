@@ -1,0 +1,339 @@
+"""The ranker: how the signals of a (need, solution) pair combine into one ordered, explained list.
+
+A pure function of the need, the candidates (with their retrieval scores already computed), the
+taxonomy and the weights: no I/O, no model, no database, so the web app, the evaluation and the
+tests all rank through the same code.
+
+Signals, each in [0, 1]:
+
+- semantic: cosine of the two embeddings (clipped at 0), from the vector index;
+- lexical:  TF-IDF cosine over characters and words, from the lexical index;
+- industry: `Taxonomy.industry_fit` (same 1, related 0.6, 通用 0.5, unknown need 0.5, other 0);
+- size:     the need's size class among the solution's (1), adjacent class or either side unknown (0.5), else 0;
+- tags:     the share of the need's capability tags (given, or suggested from its text) that the
+            solution has, compared through the taxonomy's synonyms; 0.5 when the need has none;
+- domain:   1 when the solution's domain is one of the need's domains, else 0; 0.5 when the need has none.
+
+Neutral values are the same for every candidate of a need, so they never change an order; they only
+keep the score of a thinly described need in the middle of the scale instead of at the bottom.
+"""
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, fields
+
+from matchmaker.tagging import suggest
+from matchmaker.taxonomy import SIZE_LABELS, SIZE_ORDER, Taxonomy
+
+NEUTRAL = 0.5
+EXPOSURE_TOP = 5  # fair exposure: in the first EXPOSURE_TOP places ...
+EXPOSURE_PER_PROVIDER = 2  # ... at most this many solutions of one provider
+UNCOVERED = "未覆盖"
+
+
+@dataclass(frozen=True)
+class Weights:
+    semantic: float
+    lexical: float
+    industry: float
+    size: float
+    tags: float
+    domain: float
+
+    def normalised(self) -> dict[str, float]:
+        """Each weight over their sum, so that a weighted sum of [0, 1] signals stays in [0, 1]."""
+        values = asdict(self)
+        if any(v < 0 for v in values.values()) or sum(values.values()) <= 0:
+            raise ValueError(f"weights must be >= 0 with a positive sum, got {values}")
+        total = sum(values.values())
+        return {name: v / total for name, v in values.items()}
+
+
+SIGNALS = tuple(f.name for f in fields(Weights))
+
+# Tuned on the development set (see matchmaker/evaluation.py and the commit that set them): the two
+# text signals carry most of the weight, the semantic one more since needs are often worded unlike
+# the answer; industry fit is the strongest structured signal; tags and domain break near-ties.
+DEFAULT_WEIGHTS = Weights(semantic=0.45, lexical=0.25, industry=0.15, size=0.05, tags=0.05, domain=0.05)
+
+
+@dataclass(frozen=True)
+class NeedProfile:
+    text: str
+    industry: str | None = None  # industry code
+    size: str | None = None  # size class: large | medium | small | micro
+    domains: tuple[str, ...] = ()  # domain codes; suggested from the text when empty
+    tags: tuple[str, ...] = ()  # tag names; suggested from the text when empty
+
+
+@dataclass(frozen=True)
+class Candidate:
+    solution_id: int
+    provider_id: int
+    title: str
+    domain: str
+    industries: tuple[str, ...]
+    sizes: tuple[str, ...]
+    modules: tuple[str, ...]
+    tags: tuple[str, ...]
+    semantic: float
+    lexical: float
+    text: str = ""  # the solution's description, for the per-point explanation
+
+
+@dataclass(frozen=True)
+class PointCoverage:
+    point: str  # one clause of the need
+    module: str  # the module (or sentence of the solution) that covers it best, or 未覆盖
+    covered: bool
+
+
+@dataclass(frozen=True)
+class Explanation:
+    industry: str
+    size: str
+    tags: tuple[str, ...]  # capability tags shared by need and solution
+    points: tuple[PointCoverage, ...]
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RankedMatch:
+    solution_id: int
+    rank: int  # 1-based
+    score: float  # in [0, 1]
+    parts: dict[str, float] = field(hash=False)  # signal -> weighted contribution; they sum to score
+    explanation: Explanation = field(hash=False)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class _NeedTerms:
+    """What rank() derives once per need: canonical tags, domains, clauses."""
+
+    tags: frozenset[str]
+    domains: tuple[str, ...]
+    points: tuple[str, ...]
+
+
+# --- signals ---------------------------------------------------------------------------------
+
+
+def clip01(value: float) -> float:
+    return 0.0 if not math.isfinite(value) else min(1.0, max(0.0, value))
+
+
+def size_fit(need_size: str | None, solution_sizes: Iterable[str]) -> float:
+    sizes = [s for s in solution_sizes if s in SIZE_ORDER]
+    if need_size not in SIZE_ORDER or not sizes:
+        return NEUTRAL
+    if need_size in sizes:
+        return 1.0
+    position = SIZE_ORDER.index(need_size)
+    if any(abs(SIZE_ORDER.index(s) - position) == 1 for s in sizes):
+        return NEUTRAL
+    return 0.0
+
+
+def tag_overlap(need_tags: frozenset[str], solution_tags: frozenset[str]) -> float:
+    """The share of the need's tags the solution has. Measured against the Ochiai coefficient, which
+    also penalises a solution's other tags: coverage ranked better on the development set, since a
+    broad solution (an integration covering ERP, MES and WMS) is no worse an answer for having them."""
+    if not need_tags:
+        return NEUTRAL
+    return len(need_tags & solution_tags) / len(need_tags)
+
+
+def domain_fit(need_domains: Sequence[str], solution_domain: str) -> float:
+    if not need_domains:
+        return NEUTRAL
+    return 1.0 if solution_domain in need_domains else 0.0
+
+
+def signals(need: NeedProfile, terms: _NeedTerms, candidate: Candidate, taxonomy: Taxonomy) -> dict[str, float]:
+    return {
+        "semantic": clip01(candidate.semantic),
+        "lexical": clip01(candidate.lexical),
+        "industry": taxonomy.industry_fit(need.industry, candidate.industries),
+        "size": size_fit(need.size, candidate.sizes),
+        "tags": tag_overlap(terms.tags, taxonomy.canonical_tags(candidate.tags)),
+        "domain": domain_fit(terms.domains, candidate.domain),
+    }
+
+
+# --- explanation -----------------------------------------------------------------------------
+
+_CLAUSE_BREAK = re.compile(r"[，。；;、,！？!?：:\n\r]+")
+_CONTENT = re.compile(r"[\u3400-\u9fff\uf900-\ufaffA-Za-z0-9]")
+_CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+_ASCII_WORD = re.compile(r"[a-z0-9]+(?:[./\-+][a-z0-9]+)*")
+MIN_POINT_CHARS = 4  # a clause with fewer letters/characters than this says too little to cover
+# Character pairs that occur in any need or solution and so prove no coverage.
+_STOP_PAIRS = frozenset(
+    "我们 想要 希望 需要 现在 目前 一个 一套 一家 可以 能够 进行 通过 实现 提供 支持 解决 方案 服务 "
+    "系统 平台 管理 企业 公司 工厂 厂里 问题 情况 自己 如何 怎么 什么 以及 还是 并且 没有 不能 所有 "
+    "全部 每个 每台 各个 经常 一直 已经 之后 之前 用于 面向 帮助 满足 要求 数据 信息".split()
+)
+_FUNCTION_CHARS = frozenset("的了和与及或把被")
+MIN_COVER_EVIDENCE = 2  # shared character pairs, or 2 per shared word / tag
+
+
+def split_points(text: str, min_chars: int = MIN_POINT_CHARS) -> tuple[str, ...]:
+    """The need's points: its clauses, minus fragments too short to mean anything."""
+    parts = (part.strip() for part in _CLAUSE_BREAK.split(text))
+    return tuple(p for p in parts if len(_CONTENT.findall(p)) >= min_chars)
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    """What a short text says, for coverage: content words, capability tags, industries named."""
+
+    words: frozenset[str]  # character pairs and ASCII words ("w:mes"), industry names left out
+    tags: frozenset[str]
+    industries: frozenset[str]
+
+
+def _evidence(text: str, taxonomy: Taxonomy) -> _Evidence:
+    folded = text.lower()
+    industries: set[str] = set()
+    for hit in reversed(taxonomy.industry_matcher.find(text)):
+        # The industry has its own verdict; its name must not make a clause look covered.
+        industries.update(hit.keys)
+        folded = folded[: hit.start] + " " + folded[hit.end :]
+    pairs = {run[i : i + 2] for run in _CJK_RUN.findall(folded) for i in range(len(run) - 1)}
+    pairs = {p for p in pairs if p not in _STOP_PAIRS and not _FUNCTION_CHARS & set(p)}
+    words = {f"w:{w}" for w in _ASCII_WORD.findall(folded)}
+    tags = {name for hit in taxonomy.tag_matcher.find(text) for name in hit.keys}
+    return _Evidence(frozenset(pairs | words), frozenset(tags), frozenset(industries))
+
+
+def _overlap(point: _Evidence, target: _Evidence) -> int:
+    shared = point.words & target.words
+    return sum(2 if w.startswith("w:") else 1 for w in shared) + 2 * len(point.tags & target.tags)
+
+
+def point_coverage(
+    point: str, need: NeedProfile, candidate: Candidate, industry_verdict: str, taxonomy: Taxonomy
+) -> PointCoverage:
+    """What of the solution covers `point`, first found of: the module sharing most words or tags with
+    it; the sentence of the solution's text that does; a capability tag of the solution the point asks
+    for; for a point naming the need's industry ("我们是一家家具厂"), the industry verdict when the
+    solution fits that industry. Else 未覆盖."""
+    wanted = _evidence(point, taxonomy)
+    # A solution's short list items ("封边机") still name what it covers.
+    sentences = split_points("\n".join(t for t in (candidate.title, candidate.text) if t), min_chars=2)
+    for targets in (candidate.modules, sentences):
+        scored = [(_overlap(wanted, _evidence(t, taxonomy)), -i, t) for i, t in enumerate(targets)]
+        best = max(scored, default=None)
+        if best is not None and best[0] >= MIN_COVER_EVIDENCE:
+            return PointCoverage(point=point, module=best[2], covered=True)
+    shared = sorted(wanted.tags & taxonomy.canonical_tags(candidate.tags))
+    if shared:
+        return PointCoverage(point=point, module=f"能力标签：{'、'.join(shared)}", covered=True)
+    own = {need.industry, *taxonomy.related_industries(need.industry)} if need.industry else set()
+    if wanted.industries & own and industry_verdict.startswith(("行业匹配", "相关行业", "通用")):
+        return PointCoverage(point=point, module=industry_verdict, covered=True)
+    return PointCoverage(point=point, module=UNCOVERED, covered=False)
+
+
+def industry_verdict(need: NeedProfile, candidate: Candidate, taxonomy: Taxonomy) -> str:
+    relation, code = taxonomy.industry_relation(need.industry, candidate.industries)
+    if relation == "same":
+        return f"行业匹配：{taxonomy.industry_name(code or '')}"
+    if relation == "related":
+        return f"相关行业：{taxonomy.industry_name(code or '')}"
+    if relation == "general":
+        return "通用方案"
+    if relation == "unknown":
+        return "需求未注明行业"
+    return "行业不同"
+
+
+def size_verdict(need: NeedProfile, candidate: Candidate) -> str:
+    sizes = [s for s in candidate.sizes if s in SIZE_LABELS]
+    if need.size not in SIZE_LABELS:
+        return "需求未注明规模"
+    if not sizes:
+        return "方案未限定规模"
+    label = SIZE_LABELS[need.size]
+    if need.size in sizes:
+        return f"规模匹配：{label}企业"
+    if size_fit(need.size, sizes) > 0:
+        return f"规模相近：方案面向{'、'.join(SIZE_LABELS[s] for s in sizes)}企业"
+    return f"规模不同：方案面向{'、'.join(SIZE_LABELS[s] for s in sizes)}企业"
+
+
+def explain(need: NeedProfile, terms: _NeedTerms, candidate: Candidate, taxonomy: Taxonomy) -> Explanation:
+    industry = industry_verdict(need, candidate, taxonomy)
+    return Explanation(
+        industry=industry,
+        size=size_verdict(need, candidate),
+        tags=tuple(sorted(terms.tags & taxonomy.canonical_tags(candidate.tags))),
+        points=tuple(point_coverage(p, need, candidate, industry, taxonomy) for p in terms.points),
+    )
+
+
+# --- ranking ---------------------------------------------------------------------------------
+
+
+def need_terms(need: NeedProfile, taxonomy: Taxonomy) -> _NeedTerms:
+    """The need's tags and domains as given, or as suggested from its text when not given."""
+    suggestion = suggest(need.text, taxonomy) if not (need.tags and need.domains) else None
+    tags = need.tags or (suggestion.tags if suggestion else ())
+    domains = need.domains or (suggestion.domains if suggestion else ())
+    return _NeedTerms(tags=taxonomy.canonical_tags(tags), domains=tuple(domains), points=split_points(need.text))
+
+
+def cap_exposure(ordered: Sequence[Candidate]) -> list[Candidate]:
+    """Reorder so no provider holds more than EXPOSURE_PER_PROVIDER of the first EXPOSURE_TOP places.
+
+    A capped solution is pushed down behind the next eligible one, never dropped; if only capped
+    providers are left the places are filled in score order anyway.
+    """
+    remaining = list(ordered)
+    head: list[Candidate] = []
+    shown: dict[int, int] = {}
+    while remaining and len(head) < EXPOSURE_TOP:
+        pick = next((c for c in remaining if shown.get(c.provider_id, 0) < EXPOSURE_PER_PROVIDER), remaining[0])
+        remaining.remove(pick)
+        head.append(pick)
+        shown[pick.provider_id] = shown.get(pick.provider_id, 0) + 1
+    return head + remaining
+
+
+def rank(
+    need: NeedProfile,
+    candidates: Sequence[Candidate],
+    taxonomy: Taxonomy,
+    weights: Weights = DEFAULT_WEIGHTS,
+    top_n: int = 10,
+) -> list[RankedMatch]:
+    """The top `top_n` candidates by weighted signal sum, with the exposure cap and explanations.
+
+    Ties are broken by solution id so the same input always gives the same order.
+    """
+    share = weights.normalised()
+    terms = need_terms(need, taxonomy)
+    parts_of: dict[int, dict[str, float]] = {}
+    score_of: dict[int, float] = {}
+    for candidate in candidates:
+        parts = {name: share[name] * value for name, value in signals(need, terms, candidate, taxonomy).items()}
+        parts_of[candidate.solution_id] = parts
+        score_of[candidate.solution_id] = clip01(sum(parts.values()))
+    # Rounded keys: sums of the same parts in another order must not reorder ties.
+    ordered = sorted(candidates, key=lambda c: (-round(score_of[c.solution_id], 9), c.solution_id))
+    return [
+        RankedMatch(
+            solution_id=candidate.solution_id,
+            rank=position,
+            score=score_of[candidate.solution_id],
+            parts=parts_of[candidate.solution_id],
+            explanation=explain(need, terms, candidate, taxonomy),
+        )
+        for position, candidate in enumerate(cap_exposure(ordered)[:top_n], start=1)
+    ]

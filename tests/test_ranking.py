@@ -1,0 +1,230 @@
+"""The ranker: signals, weights, fair exposure, explanations, stable order."""
+
+import random
+from dataclasses import replace
+
+import pytest
+
+from matchmaker.ranking import (
+    DEFAULT_WEIGHTS,
+    NEUTRAL,
+    SIGNALS,
+    UNCOVERED,
+    Candidate,
+    NeedProfile,
+    Weights,
+    need_terms,
+    rank,
+    signals,
+    size_fit,
+    split_points,
+)
+from tests.test_taxonomy import tiny_taxonomy
+
+TAXONOMY = tiny_taxonomy()
+
+
+def candidate(solution_id: int, provider_id: int | None = None, **overrides) -> Candidate:
+    fields = {
+        "solution_id": solution_id,
+        "provider_id": solution_id if provider_id is None else provider_id,
+        "title": f"方案{solution_id}",
+        "domain": "software",
+        "industries": (),
+        "sizes": (),
+        "modules": (),
+        "tags": (),
+        "semantic": 0.5,
+        "lexical": 0.5,
+        "text": "",
+    }
+    return Candidate(**fields | overrides)
+
+
+def test_default_weights_are_positive_and_normalise_to_one():
+    share = DEFAULT_WEIGHTS.normalised()
+    assert set(share) == set(SIGNALS) == {"semantic", "lexical", "industry", "size", "tags", "domain"}
+    assert sum(share.values()) == pytest.approx(1.0)
+    assert all(v > 0 for v in share.values())
+    assert Weights(2, 2, 0, 0, 0, 0).normalised()["semantic"] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("bad", [Weights(0, 0, 0, 0, 0, 0), Weights(1, -1, 0, 0, 0, 0)])
+def test_weights_must_be_non_negative_with_a_positive_sum(bad):
+    with pytest.raises(ValueError):
+        bad.normalised()
+
+
+def test_every_signal_is_in_unit_range_even_for_out_of_range_retrieval_scores():
+    need = NeedProfile(text="家具厂想上MES和排产", industry="furniture", size="small")
+    terms = need_terms(need, TAXONOMY)
+    rng = random.Random(7)
+    industries = ["furniture", "C21", "auto_parts", "general", "unknown"]
+    for i in range(200):
+        c = candidate(
+            i,
+            semantic=rng.uniform(-1.5, 1.5),
+            lexical=rng.uniform(-0.5, 1.5),
+            industries=tuple(rng.sample(industries, rng.randint(0, 2))),
+            sizes=tuple(rng.sample(["large", "medium", "small", "micro"], rng.randint(0, 2))),
+            tags=tuple(rng.sample(["MES", "WMS", "排产", "5G专网"], rng.randint(0, 3))),
+            domain=rng.choice(["software", "network", "security"]),
+        )
+        values = signals(need, terms, c, TAXONOMY)
+        assert set(values) == set(SIGNALS)
+        assert all(0.0 <= v <= 1.0 for v in values.values()), values
+
+
+def test_parts_are_weighted_signals_that_sum_to_the_score():
+    need = NeedProfile(text="家具厂想上MES", industry="furniture")
+    matches = rank(need, [candidate(1, industries=("furniture",), tags=("MES",), semantic=0.8, lexical=0.3)], TAXONOMY)
+    (match,) = matches
+    share = DEFAULT_WEIGHTS.normalised()
+    assert match.parts["industry"] == pytest.approx(share["industry"] * 1.0)
+    assert match.parts["semantic"] == pytest.approx(share["semantic"] * 0.8)
+    assert match.parts["tags"] == pytest.approx(share["tags"] * 1.0)
+    assert match.score == pytest.approx(sum(match.parts.values()))
+    assert 0.0 <= match.score <= 1.0
+
+
+def test_each_structured_signal_moves_a_candidate_up():
+    base = candidate(2)
+    need = NeedProfile(text="家具厂想上MES", industry="furniture", size="small", domains=("software",))
+    for better in (
+        replace(base, solution_id=1, industries=("furniture",)),
+        replace(base, solution_id=1, sizes=("small",)),
+        replace(base, solution_id=1, tags=("制造执行系统",)),  # a synonym of the need's tag
+    ):
+        worse = replace(base, industries=("auto_parts",), sizes=("large",), tags=("WMS",))
+        better = replace(better, industries=better.industries or ("auto_parts",), sizes=better.sizes or ("large",))
+        order = [m.solution_id for m in rank(need, [worse, better], TAXONOMY)]
+        assert order == [1, 2], better
+    other_domain = replace(base, solution_id=3, domain="network")
+    assert [m.solution_id for m in rank(need, [other_domain, base], TAXONOMY)] == [2, 3]
+
+
+def test_size_fit():
+    assert size_fit("small", ["small", "medium"]) == 1.0
+    assert size_fit("small", ["medium"]) == NEUTRAL  # adjacent class
+    assert size_fit("micro", ["large"]) == 0.0
+    assert size_fit(None, ["large"]) == NEUTRAL
+    assert size_fit("small", []) == NEUTRAL
+
+
+def test_need_tags_are_suggested_from_its_text_unless_given():
+    suggested = need_terms(NeedProfile(text="想做设备数据采集"), TAXONOMY)
+    assert suggested.tags == {"设备联网"} and suggested.domains == ("data_collection",)
+    given = need_terms(NeedProfile(text="想做设备数据采集", tags=("WMS",), domains=("software",)), TAXONOMY)
+    assert given.tags == {"WMS"} and given.domains == ("software",)
+
+
+def test_exposure_cap_pushes_a_providers_third_solution_out_of_the_top_five():
+    # provider 9 owns the three best-scoring solutions
+    crowd = [candidate(i, provider_id=9, semantic=0.99, lexical=0.99) for i in (1, 2, 3)]
+    others = [candidate(i, semantic=0.5 - i / 100, lexical=0.5) for i in range(4, 10)]
+    ranked = rank(NeedProfile(text="随便什么需求"), crowd + others, TAXONOMY)
+    top5 = [m.solution_id for m in ranked[:5]]
+    assert sum(1 for i in top5 if i in (1, 2, 3)) == 2
+    assert [m.solution_id for m in ranked[:2]] == [1, 2]
+    assert ranked[5].solution_id == 3  # pushed down, not dropped
+    assert [m.rank for m in ranked] == list(range(1, len(ranked) + 1))
+
+
+def test_exposure_cap_still_fills_the_list_when_one_provider_is_all_there_is():
+    ranked = rank(NeedProfile(text="需求"), [candidate(i, provider_id=1) for i in range(1, 5)], TAXONOMY)
+    assert [m.solution_id for m in ranked] == [1, 2, 3, 4]
+
+
+def test_ties_break_by_solution_id_whatever_the_input_order():
+    cands = [candidate(i, semantic=0.5, lexical=0.5) for i in range(1, 13)]
+    expected = [m.solution_id for m in rank(NeedProfile(text="需求"), cands, TAXONOMY, top_n=12)]
+    assert expected == list(range(1, 13))
+    for seed in range(5):
+        shuffled = cands[:]
+        random.Random(seed).shuffle(shuffled)
+        assert [m.solution_id for m in rank(NeedProfile(text="需求"), shuffled, TAXONOMY, top_n=12)] == expected
+
+
+def test_top_n_limits_the_list():
+    cands = [candidate(i, semantic=i / 20) for i in range(1, 16)]
+    ranked = rank(NeedProfile(text="需求"), cands, TAXONOMY, top_n=3)
+    assert [m.solution_id for m in ranked] == [15, 14, 13]
+
+
+def test_explanation_names_industry_size_and_shared_tags():
+    need = NeedProfile(text="我们是家具厂，想上MES和排产", industry="furniture", size="small")
+    cands = [
+        candidate(1, industries=("furniture",), sizes=("small", "medium"), tags=("MES", "WMS")),
+        candidate(2, industries=("C21",), sizes=("medium",), tags=("APS",)),
+        candidate(3, industries=(), sizes=()),
+        candidate(4, industries=("auto_parts",), sizes=("large",)),
+    ]
+    by_id = {m.solution_id: m.explanation for m in rank(need, cands, TAXONOMY)}
+    assert by_id[1].industry == "行业匹配：家具"
+    assert by_id[1].size == "规模匹配：小型企业"
+    assert by_id[1].tags == ("MES",)
+    assert by_id[2].industry == "相关行业：家具制造业"
+    assert by_id[2].size.startswith("规模相近")
+    assert by_id[2].tags == ("APS排产",)
+    assert by_id[3].industry == "通用方案"
+    assert by_id[3].size == "方案未限定规模"
+    assert by_id[4].industry == "行业不同"
+    assert by_id[4].size.startswith("规模不同")
+    unknown = rank(NeedProfile(text="需求"), cands[:1], TAXONOMY)[0].explanation
+    assert unknown.industry == "需求未注明行业" and unknown.size == "需求未注明规模"
+
+
+def test_split_points_uses_clause_breaks_and_drops_short_fragments():
+    text = "车间设备都是单机作业，老板想在手机上看稼动率；好的\n还想做排产、报表。"
+    assert split_points(text) == ("车间设备都是单机作业", "老板想在手机上看稼动率", "还想做排产")
+
+
+def test_each_need_point_gets_its_best_module_or_uncovered():
+    need = NeedProfile(text="想把车间设备联网采集数据，实现生产排产，还想给员工发年终奖")
+    solution = candidate(
+        1,
+        modules=("设备联网采集", "APS智能排程", "质量追溯"),
+        text="面向中小企业的云MES。",
+    )
+    (match,) = rank(need, [solution], TAXONOMY)
+    points = {p.point: p for p in match.explanation.points}
+    assert points["想把车间设备联网采集数据"].module == "设备联网采集"
+    assert points["实现生产排产"].module == "APS智能排程"  # through the tag's synonyms 排产 / 排程
+    assert points["还想给员工发年终奖"].module == UNCOVERED
+    assert not points["还想给员工发年终奖"].covered and points["实现生产排产"].covered
+
+
+def test_a_point_without_a_module_is_covered_by_a_sentence_of_the_solution_text():
+    need = NeedProfile(text="仓库出入库全靠手写台账")
+    solution = candidate(1, modules=(), text="智能仓储管理软件：扫码出入库、库位管理，先进先出。")
+    (match,) = rank(need, [solution], TAXONOMY)
+    (point,) = match.explanation.points
+    assert point.covered and point.module == "扫码出入库"
+    short_item = candidate(2, text="采集开料机、封边机、排钻的运行状态")
+    (match,) = rank(NeedProfile(text="封边机都是单机作业"), [short_item], TAXONOMY)
+    assert match.explanation.points[0].module == "封边机"
+
+
+def test_a_point_naming_the_needs_industry_is_covered_by_a_fitting_industry():
+    need = NeedProfile(text="我们是一家家具厂，老板想在手机上看报表", industry="furniture")
+    fitting = candidate(1, industries=("C21",))
+    other = candidate(2, industries=("auto_parts",))
+    by_id = {m.solution_id: m.explanation.points for m in rank(need, [fitting, other], TAXONOMY)}
+    assert [p.module for p in by_id[1]] == ["相关行业：家具制造业", UNCOVERED]  # 手机 is not the need's industry
+    assert [p.module for p in by_id[2]] == [UNCOVERED, UNCOVERED]
+
+
+def test_a_point_asking_for_a_tag_of_the_solution_is_covered_by_that_tag():
+    need = NeedProfile(text="想上制造执行系统")
+    (tagged,) = rank(need, [candidate(1, tags=("MES",))], TAXONOMY)
+    (untagged,) = rank(need, [candidate(1, tags=("WMS",))], TAXONOMY)
+    assert tagged.explanation.points[0].module == "能力标签：MES"
+    assert untagged.explanation.points[0].module == UNCOVERED
+
+
+def test_explanation_serialises_to_plain_data():
+    (match,) = rank(NeedProfile(text="想上MES系统，年底前完成"), [candidate(1, tags=("WMS",))], TAXONOMY)
+    data = match.as_dict()
+    assert data["explanation"]["tags"] == ()
+    assert data["explanation"]["points"][1] == {"point": "年底前完成", "module": UNCOVERED, "covered": False}
+    assert set(data["parts"]) == set(SIGNALS)
