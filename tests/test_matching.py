@@ -1,0 +1,104 @@
+"""MatchEngine: the in-memory corpus the app and the evaluation match through (hash encoder: no model)."""
+
+import numpy as np
+import pytest
+
+from embeddings import load_encoder
+from matchmaker.matching import MatchEngine, SolutionDoc, doc_text
+from matchmaker.ranking import NeedProfile
+from tests.test_taxonomy import tiny_taxonomy
+
+DOCS = [
+    SolutionDoc(1, 10, "设备联网采集", "", "家具厂开料机、封边机联网，数采网关实时采集运行状态", "data_collection"),
+    SolutionDoc(2, 10, "仓库管理WMS", "", "扫码出入库、库位管理、先进先出", "software", modules=("出入库", "库位")),
+    SolutionDoc(3, 20, "等保测评", "", "网络安全等级保护测评与整改，帮助通过等保三级", "security"),
+    SolutionDoc(
+        4, 30, "5G专网", "", "园区5G虚拟专网建设，AGV与视觉终端无线接入", "network", industries=("auto_parts",)
+    ),
+]
+
+
+@pytest.fixture
+def engine() -> MatchEngine:
+    engine = MatchEngine(load_encoder("hash"), tiny_taxonomy())
+    engine.upsert(DOCS)
+    return engine
+
+
+def test_doc_text_is_deterministic_and_skips_empty_fields():
+    doc = SolutionDoc(1, 1, " 标题 ", "", "描述", "software", modules=("模块一", " ", "模块二"))
+    assert doc_text(doc) == "标题\n描述\n核心功能模块：模块一、模块二"
+    assert doc_text(doc) == doc_text(SolutionDoc(1, 1, " 标题 ", "", "描述", "software", modules=("模块一", "模块二")))
+    assert doc_text(doc) != doc_text(SolutionDoc(1, 1, "标题", "摘要", "描述", "software"))
+
+
+def test_match_finds_the_solution_that_answers_the_need(engine):
+    for text, expected in [
+        ("公司今年要通过等保三级测评", 3),
+        ("仓库出入库靠手写，想上WMS", 2),
+        ("开料机和封边机想联网采集", 1),
+    ]:
+        matches = engine.match(NeedProfile(text=text), top_n=3)
+        assert matches[0].solution_id == expected, text
+        assert [m.rank for m in matches] == [1, 2, 3]
+        assert matches[0].score >= matches[1].score >= matches[2].score
+
+
+def test_untagged_solutions_get_suggested_tags(engine):
+    assert engine.doc(3).tags == ("等保测评",)
+    assert "WMS" in engine.doc(2).tags
+    tagged = SolutionDoc(5, 40, "x", "", "等保三级", "security", tags=("自定义",))
+    engine.upsert([tagged])
+    assert engine.doc(5).tags == ("自定义",)
+
+
+def test_remove_and_replace(engine):
+    need = NeedProfile(text="公司今年要通过等保三级测评")
+    engine.remove([3, 999])
+    assert 3 not in engine and len(engine) == 3
+    assert 3 not in [m.solution_id for m in engine.match(need)]
+    replaced = SolutionDoc(2, 10, "等保三级测评整改", "", "等级保护测评", "security")
+    engine.upsert([replaced])
+    assert len(engine) == 3
+    assert engine.match(need)[0].solution_id == 2
+    assert engine.doc(2).title == "等保三级测评整改"
+
+
+def test_given_vectors_are_used_instead_of_encoding(engine):
+    need = NeedProfile(text="完全无关的一句话")
+    query = engine.encoder.encode([need.text])
+    vectors = engine.encode_docs(DOCS)
+    vectors[3] = query[0]  # solution 4 now sits exactly on the need
+    fresh = MatchEngine(engine.encoder, engine.taxonomy)
+    fresh.upsert(DOCS, vectors)
+    top = fresh.match(need, top_n=1)[0]
+    assert top.solution_id == 4
+    assert top.parts["semantic"] == pytest.approx(fresh.weights.normalised()["semantic"], abs=1e-5)
+    with pytest.raises(ValueError):
+        fresh.upsert(DOCS, vectors[:2])
+
+
+def test_candidates_are_the_union_of_vector_and_lexical_hits_with_both_scores(engine):
+    need = NeedProfile(text="等保三级测评")
+    vectors = engine.encode_docs(DOCS)
+    vectors[0] = engine.encoder.encode([need.text])[0]  # vector search now prefers solution 1
+    fresh = MatchEngine(engine.encoder, engine.taxonomy)
+    fresh.upsert(DOCS, vectors)
+    candidates = {c.solution_id: c for c in fresh.candidates(need, k=1)}
+    assert set(candidates) == {1, 3}  # 1 from the vector index, 3 from the lexical index
+    assert candidates[1].semantic == pytest.approx(1.0, abs=1e-5)
+    assert candidates[3].lexical > candidates[1].lexical
+    assert 0.0 < candidates[3].semantic < 1.0  # computed although the vector index did not return it
+
+
+def test_empty_engine_matches_nothing():
+    engine = MatchEngine(load_encoder("hash"), tiny_taxonomy())
+    assert engine.match(NeedProfile(text="任何需求")) == []
+    assert engine.encode_docs([]).shape == (0, engine.encoder.dim)
+
+
+def test_matching_is_repeatable(engine):
+    need = NeedProfile(text="想做设备联网和5G专网", industry="auto_parts")
+    first = [(m.solution_id, m.score) for m in engine.match(need)]
+    assert all([(m.solution_id, m.score) for m in engine.match(need)] == first for _ in range(3))
+    assert np.isclose(sum(engine.match(need)[0].parts.values()), engine.match(need)[0].score)
