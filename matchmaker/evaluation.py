@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from embeddings import Encoder, load_encoder
-from matchmaker.matching import MatchEngine, SolutionDoc
+from matchmaker.matching import MatchEngine, SolutionDoc, doc_text
 from matchmaker.ranking import DEFAULT_WEIGHTS, NeedProfile, Weights, rank
 from matchmaker.tagging import suggest
 from matchmaker.taxonomy import Taxonomy, load_taxonomy, resolve_sizes
@@ -77,7 +77,7 @@ def _solution(row: Mapping[str, Any], id_: int, provider_id: int, taxonomy: Taxo
         sizes=tuple(sizes),
         modules=tuple(str(m) for m in row.get("modules") or ()),
     )
-    return replace(doc, tags=suggest("\n".join((doc.title, doc.description, *doc.modules)), taxonomy).tags)
+    return replace(doc, tags=suggest(doc_text(doc), taxonomy).tags)  # as MatchEngine tags an untagged solution
 
 
 def _need(row: Mapping[str, Any], solution_ids: Mapping[str, int], taxonomy: Taxonomy) -> LabelledNeed:

