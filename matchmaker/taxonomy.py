@@ -214,7 +214,8 @@ class Taxonomy:
         """The industry code meant by a code, a name or synonym, or a text mentioning one; None if none.
 
         Exact codes and names win; otherwise the industry mentioned in the text, preferring a cluster
-        over a division over 通用, then the most mentioned, then the first mentioned.
+        over a division over 通用, then the most mentioned, then the first mentioned; otherwise the one
+        division whose name contains the given word.
         """
         if not name_or_text or not name_or_text.strip():
             return None
@@ -224,7 +225,16 @@ class Taxonomy:
         exact = self.industry_matcher.lookup(text)
         if exact:
             return min(exact, key=self._kind_rank)
-        return self.industry_in_text(text)
+        return self.industry_in_text(text) or self._division_naming(text)
+
+    def _division_naming(self, word: str) -> str | None:
+        """The one GB/T division whose name contains a short generic word ("汽车" -> C36, "医药" ->
+        C27); None when no division's or several divisions' names do ("机械", "食品")."""
+        folded = word.strip().lower()
+        if len(folded) < 2:
+            return None
+        named = [i.code for i in self.industries if i.kind == "division" and folded in i.name.lower()]
+        return named[0] if len(named) == 1 else None
 
     def industry_in_text(self, text: str) -> str | None:
         """The industry a free text talks about (see `resolve_industry`), or None."""

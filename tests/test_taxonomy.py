@@ -72,6 +72,9 @@ def test_load_taxonomy_reads_the_json_shape(tmp_path):
         ("家具制造企业，做橱柜", "furniture"),  # a cluster is preferred to a division
         ("手机 手机 芯片", "smart_terminal"),  # the most mentioned of two clusters
         ("适用于各行业", "general"),
+        ("汽车", "C36"),  # a generic word inside exactly one division's name
+        ("电子设备", "C39"),
+        ("制造业", None),  # inside every division's name: too vague
         ("纺织", None),  # unknown: None, no exception
         ("", None),
         (None, None),
