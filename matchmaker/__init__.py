@@ -17,11 +17,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     app.config.from_mapping(build_config(app.instance_path, config))
 
-    from matchmaker import admin, auth, cli, db, enterprise, provider, public, templating
+    from matchmaker import admin, auth, cli, db, enterprise, provider, public, search, templating
     from matchmaker.errors import register_error_pages
     from matchmaker.extensions import csrf, login_manager
 
     db.init_app(app)
+    search.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
     templating.init_app(app)

@@ -6,10 +6,11 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from matchmaker.auth import guard_blueprint
-from matchmaker.db import get_session
+from matchmaker.db import engine, get_session
 from matchmaker.errors import ServiceError
 from matchmaker.forms import DecisionForm
 from matchmaker.pagination import Page, requested_page
+from matchmaker.search import search_index
 from matchmaker.services import audit, providers, whitelist
 from models import Enterprise, Need, Provider, ProviderStatus, Solution, SolutionStatus
 
@@ -77,6 +78,7 @@ def decide(provider_id: int):
             get_session().rollback()
             form.form_errors.append(error.message)
         else:
+            search_index().refresh(engine())
             flash(f"已{whitelist.ACTION_LABELS[form.action.data]}", "success")
             return redirect(url_for("admin.provider_detail", provider_id=provider_id))
     return provider_detail(provider_id, form=form), 400

@@ -1,7 +1,10 @@
-"""`flask` commands: init-db, seed, create-admin."""
+"""`flask` commands: init-db, seed, demo-logins, create-admin, reindex, evaluate."""
+
+import json
+import re
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 from pydantic import ValidationError
 from sqlmodel import Session
@@ -66,6 +69,41 @@ def create_admin_command(email: str, name: str, password: str) -> None:
     click.echo(f"管理员 {email} 已创建")
 
 
+@click.command("reindex")
+@with_appcontext
+@click.option("--force", is_flag=True, help="re-encode every solution, not only those whose text or model changed")
+def reindex_command(force: bool) -> None:
+    """Bring the stored vectors of all matchable solutions up to date (safe to interrupt and re-run)."""
+    from matchmaker.search import matchable_count, reindex, search_index
+
+    encoder = search_index().encoder
+    with Session(engine()) as session:
+        total = matchable_count(session)
+        with click.progressbar(length=total, label=f"编码 {encoder.name}") as bar:
+            done = reindex(session, encoder, force=force, on_batch=bar.update)
+    click.echo(f"索引已更新：{done} 个可匹配的服务方案；运行中的进程会在下一个请求时载入变化")
+
+
+@click.command("evaluate")
+@with_appcontext
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="print the figures as JSON on the last line")
+@click.option("--encoder", default=None, help="encoder spec (default: MATCHMAKER_ENCODER)")
+@click.option("--only", metavar="REGEX", default=None, help="evaluate only the needs whose id matches REGEX")
+def evaluate_command(path: str, as_json: bool, encoder: str | None, only: str | None) -> None:
+    """Match quality on a labelled set (NDCG@10, MRR@10, Recall@10), in memory: the database is not touched."""
+    from embeddings import load_encoder
+    from matchmaker.evaluation import DEFAULT_TAXONOMY, evaluate, format_report, load_taxonomy
+
+    spec = encoder or current_app.config["MATCHMAKER_ENCODER"]
+    keep = re.compile(only).search if only else None
+    result = evaluate(path, load_encoder(spec), load_taxonomy(DEFAULT_TAXONOMY), only=keep)
+    click.echo(format_report(result))
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+
+
 def init_app(app: Flask) -> None:
-    for command in (init_db_command, seed_command, demo_logins_command, create_admin_command):
+    commands = (init_db_command, seed_command, demo_logins_command, create_admin_command)
+    for command in (*commands, reindex_command, evaluate_command):
         app.cli.add_command(command)

@@ -4,7 +4,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from matchmaker.auth import guard_blueprint
-from matchmaker.db import get_session
+from matchmaker.db import engine, get_session
 from matchmaker.errors import ServiceError
 from matchmaker.forms import (
     ConfirmForm,
@@ -17,7 +17,8 @@ from matchmaker.forms import (
     tag_choices,
 )
 from matchmaker.pagination import Page, requested_page
-from matchmaker.services import enterprises
+from matchmaker.search import search_index
+from matchmaker.services import enterprises, matching
 from models import NeedStatus
 from models.schemas import EnterpriseProfile, NeedCreate
 
@@ -68,16 +69,34 @@ def new_need():
     form = _need_form()
     if not form.is_submitted():
         form.industry.data = enterprise.industry
+    if form.is_submitted() and form.suggest.data:
+        return _show_suggestion(form, enterprise)
     data = submitted(form, NeedCreate)
     if data:
+        suggestion = search_index().suggest(engine(), f"{data.title}\n{data.description}")
         try:
-            need = enterprises.publish_need(session, enterprise.id, data)
+            need = enterprises.publish_need(session, enterprise.id, data, suggestion)
         except ServiceError as error:
             session.rollback()
             attach_service_error(form, error)
         else:
-            flash("需求已发布", "success")
+            results = matching.match_need(session, engine(), search_index(), need)
+            flash(f"需求已发布，已为您匹配 {len(results)} 个服务方案", "success")
             return redirect(url_for("enterprise.need_detail", need_id=need.id))
+    return render_template("enterprise/need_form.html", form=form, enterprise=enterprise)
+
+
+def _show_suggestion(form: NeedForm, enterprise):
+    """Fill the form's domains and tags from its text for the user to confirm; saves nothing."""
+    if form.validate():  # CSRF and choices; the description may still be short
+        text = f"{form.title.data or ''}\n{form.description.data or ''}"
+        suggestion = search_index().suggest(engine(), text)
+        form.domains.data = list(suggestion.domains)
+        form.tags.data = list(suggestion.tags)
+        if suggestion.domains or suggestion.tags:
+            flash("已根据描述识别出服务领域和能力标签，请确认或修改后发布", "success")
+        else:
+            flash("未能从描述中识别出标签，可补充设备、系统或痛点的具体说法，或直接发布", "info")
     return render_template("enterprise/need_form.html", form=form, enterprise=enterprise)
 
 
@@ -98,7 +117,20 @@ def _own_need_or_404(need_id: int):
 @bp.route("/needs/<int:need_id>")
 def need_detail(need_id: int):
     need = _own_need_or_404(need_id)
-    return render_template("enterprise/need_detail.html", need=need, form=ConfirmForm())
+    session = get_session()
+    if need.status == NeedStatus.open and not matching.has_snapshot(session, need.id):
+        matching.match_need(session, engine(), search_index(), need)  # e.g. a need imported or seeded
+    shown = matching.stored_matches(session, need.id)
+    return render_template("enterprise/need_detail.html", need=need, matches=shown, form=ConfirmForm())
+
+
+@bp.route("/needs/<int:need_id>/rematch", methods=["POST"])
+def rematch(need_id: int):
+    need = _own_need_or_404(need_id)
+    if ConfirmForm().validate_on_submit() and need.status == NeedStatus.open:
+        results = matching.match_need(get_session(), engine(), search_index(), need)
+        flash(f"已按最新的服务方案重新匹配，共 {len(results)} 个结果", "success")
+    return redirect(url_for("enterprise.need_detail", need_id=need_id))
 
 
 @bp.route("/needs/<int:need_id>/status/<any(open, closed):status>", methods=["POST"])

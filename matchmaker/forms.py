@@ -14,6 +14,7 @@ from wtforms import (
     SelectField,
     SelectMultipleField,
     StringField,
+    SubmitField,
     TextAreaField,
     widgets,
 )
@@ -191,13 +192,14 @@ class SolutionForm(BaseForm):
 
 
 class NeedForm(BaseForm):
-    title = StringField("需求标题", validators=[REQUIRED])
+    title = StringField("需求标题（可不填，系统取描述的第一句）", validators=[Optional()])
     description = TextAreaField("需求描述（用自己的话写清现状、痛点和想达到的效果）", validators=[REQUIRED])
     industry = SelectField("行业", validators=[REQUIRED])
     domains = CheckboxesField("需要的服务领域（可不选，系统会推荐）")
     tags = CheckboxesField("能力标签（可不选，系统会推荐）")
     budget_range = StringField("预算范围（如 10-30万元）", validators=[Optional()])
     expected_start = StringField("预期开始时间（年-月，如 2027-03）", validators=[Optional()])
+    suggest = SubmitField("智能识别领域和标签")
 
 
 class NoteForm(BaseForm):

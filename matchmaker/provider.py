@@ -4,7 +4,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from matchmaker.auth import guard_blueprint
-from matchmaker.db import get_session
+from matchmaker.db import engine, get_session
 from matchmaker.errors import ServiceError
 from matchmaker.forms import (
     CaseForm,
@@ -19,6 +19,7 @@ from matchmaker.forms import (
     submitted,
     tag_choices,
 )
+from matchmaker.search import search_index
 from matchmaker.services import providers
 from models import SolutionStatus
 from models.schemas import ProviderProfile, SolutionWrite, SuccessCaseCreate
@@ -123,17 +124,25 @@ def _solution_data(form: SolutionForm) -> SolutionWrite | None:
     return submitted(form, SolutionWrite, modules=lines(form.modules.data))
 
 
+def _suggested_tags(data: SolutionWrite) -> tuple[str, ...]:
+    text = "\n".join([data.title, data.summary, data.description, *data.modules])
+    return search_index().suggest(engine(), text).tags
+
+
 @bp.route("/solutions/new", methods=["GET", "POST"])
 def new_solution():
     form = _solution_form()
     data = _solution_data(form)
     if data:
         try:
-            providers.create_solution(get_session(), current_user.org_id, data, publish=True)
+            providers.create_solution(
+                get_session(), current_user.org_id, data, publish=True, suggested_tags=_suggested_tags(data)
+            )
         except ServiceError as error:
             get_session().rollback()
             attach_service_error(form, error)
         else:
+            search_index().refresh(engine())
             flash("方案已发布", "success")
             return redirect(url_for("provider.home"))
     return render_template("provider/solution_form.html", form=form, solution=None)
@@ -153,11 +162,14 @@ def edit_solution(solution_id: int):
     data = _solution_data(form)
     if data:
         try:
-            providers.update_solution(get_session(), current_user.org_id, solution_id, data)
+            providers.update_solution(
+                get_session(), current_user.org_id, solution_id, data, suggested_tags=_suggested_tags(data)
+            )
         except ServiceError as error:
             get_session().rollback()
             attach_service_error(form, error)
         else:
+            search_index().refresh(engine())
             flash("方案已更新", "success")
             return redirect(url_for("provider.home"))
     return render_template("provider/solution_form.html", form=form, solution=solution)
@@ -169,5 +181,6 @@ def solution_status(solution_id: int, action: str):
     if ConfirmForm().validate_on_submit():
         status = SolutionStatus.published if action == "publish" else SolutionStatus.withdrawn
         providers.set_solution_status(get_session(), current_user.org_id, solution_id, status)
+        search_index().refresh(engine())
         flash("方案已发布" if action == "publish" else "方案已撤回", "success")
     return redirect(url_for("provider.home"))

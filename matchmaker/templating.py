@@ -19,6 +19,14 @@ PROVIDER_STATUS_LABELS = {
 }
 SOLUTION_STATUS_LABELS = {"draft": "草稿", "published": "已发布", "withdrawn": "已撤回"}
 NEED_STATUS_LABELS = {"open": "对接中", "closed": "已关闭"}
+SIGNAL_LABELS = {
+    "semantic": "语义相似度",
+    "lexical": "关键词匹配",
+    "industry": "行业适配",
+    "size": "规模适配",
+    "tags": "能力标签",
+    "domain": "服务领域",
+}
 DEPLOYMENT_LABELS = {"saas": "SaaS 云服务", "private": "私有化部署", "hybrid": "混合部署", "onsite": "现场实施"}
 
 
@@ -54,5 +62,6 @@ def init_app(app: Flask) -> None:
         domain=lambda code: _names()["domain"].get(code, code),
         industry=lambda code: _names()["industry"].get(code, code),
         whitelist_action=_label(ACTION_LABELS),
+        signal=_label(SIGNAL_LABELS),
         when=_when,
     )

@@ -149,7 +149,7 @@ class SolutionWrite(SQLModel):
 
 
 class NeedCreate(SQLModel):
-    title: str = Field(min_length=2, max_length=120)
+    title: str = Field(default="", max_length=120)  # empty: derived from the description
     description: str = Field(min_length=10, max_length=4000)
     industry: str = Field(min_length=1, max_length=40)
     domains: CleanList = Field(default_factory=list)

@@ -1,13 +1,19 @@
 """The enterprise side: company profile and needs (需求)."""
 
+import re
+
 from sqlalchemy import func
 from sqlmodel import Session, select
 
 from matchmaker.errors import ServiceError
 from matchmaker.services import taxonomy
+from matchmaker.tagging import Suggestion
 from models import Enterprise, Need, NeedStatus, utcnow
 from models.schemas import EnterpriseProfile, NeedCreate
 from models.validation import size_class
+
+TITLE_CHARS = 30
+_FIRST_CLAUSE = re.compile(r"[。；;！？!?\n]")
 
 
 def get(session: Session, enterprise_id: int) -> Enterprise:
@@ -33,13 +39,24 @@ def update_profile(session: Session, enterprise_id: int, profile: EnterpriseProf
     return enterprise
 
 
-def publish_need(session: Session, enterprise_id: int, data: NeedCreate) -> Need:
-    """Publish a need; the size class is the company's current one."""
+def derived_title(description: str) -> str:
+    """A title from the description's first clause, for needs posted as one paragraph."""
+    first = _FIRST_CLAUSE.split(description.strip(), maxsplit=1)[0].strip()
+    return first if len(first) <= TITLE_CHARS else first[: TITLE_CHARS - 1] + "…"
+
+
+def publish_need(session: Session, enterprise_id: int, data: NeedCreate, suggestion: Suggestion | None = None) -> Need:
+    """Publish a need (一键发布): the size class is the company's current one; an empty title comes from
+    the description, and domains and tags the user left empty from the suggestion for its text (what
+    the ranker would assume anyway; stored, they show on the need and feed the push)."""
     enterprise = get(session, enterprise_id)
-    taxonomy.check_codes(session, industries=[data.industry], domains=data.domains, tags=data.tags)
-    need = Need.model_validate(
-        data.model_dump() | {"enterprise_id": enterprise.id, "size_class": enterprise.size_class}
-    )
+    values = data.model_dump()
+    values["title"] = data.title.strip() or derived_title(data.description)
+    if suggestion is not None:
+        values["domains"] = data.domains or list(suggestion.domains)
+        values["tags"] = data.tags or list(suggestion.tags)
+    taxonomy.check_codes(session, industries=[data.industry], domains=values["domains"], tags=values["tags"])
+    need = Need.model_validate(values | {"enterprise_id": enterprise.id, "size_class": enterprise.size_class})
     session.add(need)
     session.commit()
     return need

@@ -1,5 +1,7 @@
 """The provider side: record, success cases and solutions."""
 
+from collections.abc import Sequence
+
 from sqlmodel import Session, select
 
 from matchmaker.errors import ServiceError
@@ -117,8 +119,16 @@ def _check_solution(session: Session, provider: Provider, data: SolutionWrite) -
         raise ServiceError("方案所属领域须是本服务商登记的服务领域之一，请先在服务商资料中添加该领域", field="domain")
 
 
-def create_solution(session: Session, provider_id: int, data: SolutionWrite, publish: bool) -> Solution:
+def _with_tags(data: SolutionWrite, suggested_tags: Sequence[str]) -> SolutionWrite:
+    """The provider's tags, or the ones suggested from the text when none were chosen."""
+    return data if data.tags else data.model_copy(update={"tags": list(suggested_tags)})
+
+
+def create_solution(
+    session: Session, provider_id: int, data: SolutionWrite, publish: bool, suggested_tags: Sequence[str] = ()
+) -> Solution:
     provider = get(session, provider_id)
+    data = _with_tags(data, suggested_tags)
     _check_solution(session, provider, data)
     status = SolutionStatus.published if publish else SolutionStatus.draft
     solution = Solution.model_validate(data.model_dump() | {"provider_id": provider.id, "status": status})
@@ -129,8 +139,11 @@ def create_solution(session: Session, provider_id: int, data: SolutionWrite, pub
     return solution
 
 
-def update_solution(session: Session, provider_id: int, solution_id: int, data: SolutionWrite) -> Solution:
+def update_solution(
+    session: Session, provider_id: int, solution_id: int, data: SolutionWrite, suggested_tags: Sequence[str] = ()
+) -> Solution:
     solution = own_solution(session, provider_id, solution_id)
+    data = _with_tags(data, suggested_tags)
     _check_solution(session, get(session, provider_id), data)
     solution.sqlmodel_update(data.model_dump())
     solution.updated_at = utcnow()

@@ -1,0 +1,216 @@
+"""The per-process search index: a MatchEngine fed from the database and kept in step with it.
+
+The database is the only source of truth. Each process (gunicorn worker) builds its engine on
+first use from the stored vectors of matchable solutions (published, provider approved), then on
+every later use applies the solution rows stamped after the last change it applied — one indexed
+query — so a publish or a whitelist decision in any worker reaches every worker without a restart.
+"""
+
+import hashlib
+import threading
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from flask import Flask, current_app
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from embeddings import Encoder, load_encoder
+from matchmaker.matching import MatchEngine, SolutionDoc, doc_text
+from matchmaker.ranking import NeedProfile, RankedMatch
+from matchmaker.services import taxonomy as taxonomy_service
+from matchmaker.tagging import Suggestion, suggest
+from matchmaker.taxonomy import Taxonomy
+from models import ChangeCounter, Provider, ProviderStatus, Solution, SolutionStatus, SolutionVector
+
+ENCODE_BATCH = 256
+TOP_N = 10
+
+
+def to_doc(solution: Solution) -> SolutionDoc:
+    return SolutionDoc(
+        id=solution.id,
+        provider_id=solution.provider_id,
+        title=solution.title,
+        summary=solution.summary,
+        description=solution.description,
+        domain=solution.domain,
+        industries=tuple(solution.industries),
+        sizes=tuple(solution.sizes),
+        modules=tuple(solution.modules),
+        tags=tuple(solution.tags),
+    )
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def stored_vectors(session: Session, encoder: Encoder, docs: Sequence[SolutionDoc], force: bool = False) -> np.ndarray:
+    """Vectors for `docs` in order: stored ones where the text is unchanged (unless `force`), the rest
+    encoded and stored, one commit per batch, so an interrupted run keeps what it finished."""
+    if not docs:
+        return np.zeros((0, encoder.dim), dtype=np.float32)
+    ids = [doc.id for doc in docs]
+    rows = {
+        row.solution_id: row
+        for row in session.exec(
+            select(SolutionVector).where(SolutionVector.model == encoder.name, col(SolutionVector.solution_id).in_(ids))
+        )
+    }
+    hashes = [text_hash(doc_text(doc)) for doc in docs]
+    matrix = np.zeros((len(docs), encoder.dim), dtype=np.float32)
+    stale = []
+    for i, (doc, digest) in enumerate(zip(docs, hashes, strict=True)):
+        if not force and doc.id in rows and rows[doc.id].text_hash == digest:
+            matrix[i] = np.frombuffer(rows[doc.id].vector, dtype=np.float32)
+        else:
+            stale.append(i)
+    for start in range(0, len(stale), ENCODE_BATCH):
+        batch = stale[start : start + ENCODE_BATCH]
+        encoded = encoder.encode([doc_text(docs[i]) for i in batch])
+        for i, vector in zip(batch, encoded, strict=True):
+            matrix[i] = vector
+            row = rows.get(docs[i].id) or SolutionVector(solution_id=docs[i].id, model=encoder.name)
+            row.text_hash = hashes[i]
+            row.vector = vector.astype(np.float32).tobytes()
+            session.add(row)
+        session.commit()
+    return matrix
+
+
+class SearchIndex:
+    """One per process; thread-safe; built lazily so that starting a worker loads no model."""
+
+    def __init__(self, encoder_spec: str) -> None:
+        self._encoder_spec = encoder_spec
+        self._encoder: Encoder | None = None
+        self._engine: MatchEngine | None = None
+        self._taxonomy: Taxonomy | None = None
+        self._applied_seq = 0
+        self._lock = threading.Lock()
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = load_encoder(self._encoder_spec)
+        return self._encoder
+
+    @property
+    def applied_seq(self) -> int:
+        return self._applied_seq
+
+    @property
+    def built(self) -> bool:
+        return self._engine is not None
+
+    def match(self, db: Engine, need: NeedProfile, top_n: int = TOP_N) -> list[RankedMatch]:
+        """Rank the matchable solutions for `need`, on an index brought up to date first."""
+        with self._lock:
+            return self._current(db).match(need, top_n)
+
+    def suggest(self, db: Engine, text: str) -> Suggestion:
+        """Domains, tags and industry the text talks about (needs the taxonomy only, not the model)."""
+        with self._lock:
+            return suggest(text, self._taxonomy_of(db))
+
+    def _taxonomy_of(self, db: Engine) -> Taxonomy:
+        if self._taxonomy is None:
+            with Session(db) as session:
+                self._taxonomy = Taxonomy.from_dict(taxonomy_service.as_dict(session))
+        return self._taxonomy
+
+    def refresh(self, db: Engine) -> None:
+        """Apply the latest changes now if this process has an index (a worker that never matched
+        builds it on first use instead, so a provider's save does not wait for a full build)."""
+        with self._lock:
+            if self._engine is not None:
+                self._current(db)
+
+    def reset(self) -> None:
+        """Drop the in-memory index; the next use rebuilds it from the stored vectors."""
+        with self._lock:
+            self._engine, self._taxonomy, self._applied_seq = None, None, 0
+
+    def _current(self, db: Engine) -> MatchEngine:
+        with Session(db, expire_on_commit=False) as session:
+            if self._engine is None:
+                self._build(session)
+            else:
+                self._catch_up(session)
+        assert self._engine is not None
+        return self._engine
+
+    def _build(self, session: Session) -> None:
+        seq = session.exec(select(ChangeCounter.value).where(ChangeCounter.id == 1)).one()
+        self._taxonomy = Taxonomy.from_dict(taxonomy_service.as_dict(session))
+        engine = MatchEngine(self.encoder, self._taxonomy)
+        docs = [to_doc(solution) for solution in _matchable_solutions(session)]
+        engine.upsert(docs, stored_vectors(session, self.encoder, docs))
+        self._engine, self._applied_seq = engine, seq
+
+    def _catch_up(self, session: Session) -> None:
+        changed = list(
+            session.exec(
+                select(Solution, Provider.status)
+                .join(Provider)
+                .where(Solution.change_seq > self._applied_seq)
+                .order_by(Solution.change_seq)
+            )
+        )
+        if not changed:
+            return
+        assert self._engine is not None
+        keep = [to_doc(solution) for solution, status in changed if _matchable(solution, status)]
+        drop = [solution.id for solution, status in changed if not _matchable(solution, status)]
+        if drop:
+            self._engine.remove(drop)
+        if keep:
+            self._engine.upsert(keep, stored_vectors(session, self.encoder, keep))
+        self._applied_seq = max(solution.change_seq for solution, _ in changed)
+
+
+def reindex(
+    session: Session, encoder: Encoder, force: bool = False, on_batch: Callable[[int], None] | None = None
+) -> int:
+    """Bring the stored vectors of every matchable solution up to date (all re-encoded with `force`).
+
+    Workers keep serving from the rows as they were until a batch commits, and every committed batch
+    is complete, so stopping half-way leaves a usable index; running again finishes the job.
+    """
+    docs = [to_doc(solution) for solution in _matchable_solutions(session)]
+    for start in range(0, len(docs), ENCODE_BATCH):
+        batch = docs[start : start + ENCODE_BATCH]
+        stored_vectors(session, encoder, batch, force)
+        if on_batch is not None:
+            on_batch(len(batch))
+    return len(docs)
+
+
+def _matchable_query():
+    return (
+        select(Solution)
+        .join(Provider)
+        .where(Solution.status == SolutionStatus.published, Provider.status == ProviderStatus.approved)
+    )
+
+
+def matchable_count(session: Session) -> int:
+    return session.exec(select(func.count()).select_from(_matchable_query().subquery())).one()
+
+
+def _matchable_solutions(session: Session) -> list[Solution]:
+    return list(session.exec(_matchable_query().order_by(Solution.id)))
+
+
+def _matchable(solution: Solution, provider_status: ProviderStatus) -> bool:
+    return solution.status == SolutionStatus.published and provider_status == ProviderStatus.approved
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["search_index"] = SearchIndex(app.config["MATCHMAKER_ENCODER"])
+
+
+def search_index() -> SearchIndex:
+    return current_app.extensions["search_index"]

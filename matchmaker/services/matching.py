@@ -1,0 +1,73 @@
+"""Needs meet solutions: rank through the search index, keep the ranking as a snapshot, read it back.
+
+The snapshot (rank, score, signal parts, explanation per solution) is what the enterprise saw when it
+published; it is read back filtered to solutions that are still matchable, so a withdrawn solution or
+a suspended provider disappears from it at once.
+"""
+
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, delete, select
+
+from matchmaker.ranking import NeedProfile
+from matchmaker.search import SearchIndex
+from models import MatchResult, Need, Provider, ProviderStatus, Solution, SolutionStatus
+
+
+def need_profile(need: Need) -> NeedProfile:
+    """What the ranker sees of a need: its words, its company's industry and size, the confirmed tags."""
+    return NeedProfile(
+        text=f"{need.title}\n{need.description}",
+        industry=need.industry or None,
+        size=need.size_class or None,
+        domains=tuple(need.domains),
+        tags=tuple(need.tags),
+    )
+
+
+def match_need(session: Session, db: Engine, index: SearchIndex, need: Need) -> list[MatchResult]:
+    """Rank the solutions for `need` now and replace its stored snapshot with the result."""
+    ranked = index.match(db, need_profile(need))
+    session.exec(delete(MatchResult).where(col(MatchResult.need_id) == need.id))
+    rows = [
+        MatchResult(
+            need_id=need.id,
+            solution_id=match.solution_id,
+            rank=match.rank,
+            score=round(match.score, 4),
+            parts={name: round(value, 4) for name, value in match.parts.items()},
+            explanation=match.explanation.as_dict(),
+        )
+        for match in ranked
+    ]
+    session.add_all(rows)
+    session.commit()
+    return rows
+
+
+def has_snapshot(session: Session, need_id: int) -> bool:
+    return session.exec(select(MatchResult.id).where(MatchResult.need_id == need_id).limit(1)).first() is not None
+
+
+@dataclass(frozen=True)
+class ShownMatch:
+    result: MatchResult
+    solution: Solution
+    provider: Provider
+
+
+def stored_matches(session: Session, need_id: int) -> list[ShownMatch]:
+    """The need's snapshot in rank order, without solutions that are no longer matchable."""
+    rows = session.exec(
+        select(MatchResult, Solution, Provider)
+        .join(Solution, col(Solution.id) == MatchResult.solution_id)
+        .join(Provider, col(Provider.id) == Solution.provider_id)
+        .where(
+            MatchResult.need_id == need_id,
+            Solution.status == SolutionStatus.published,
+            Provider.status == ProviderStatus.approved,
+        )
+        .order_by(col(MatchResult.rank))
+    )
+    return [ShownMatch(result, solution, provider) for result, solution, provider in rows]
