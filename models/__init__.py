@@ -22,8 +22,30 @@ from models.tables import (
     WhitelistEvent,
     utcnow,
 )
+from models.workflow import (
+    Appeal,
+    AppealStatus,
+    Docking,
+    DockingEvent,
+    DockingStatus,
+    MailStatus,
+    MatchFeedback,
+    Notification,
+    OutboxMail,
+    PushRecord,
+)
 
 __all__ = [
+    "Appeal",
+    "AppealStatus",
+    "Docking",
+    "DockingEvent",
+    "DockingStatus",
+    "MailStatus",
+    "MatchFeedback",
+    "Notification",
+    "OutboxMail",
+    "PushRecord",
     "AuditLog",
     "CapabilityTag",
     "ChangeCounter",

@@ -23,7 +23,8 @@ def make_engine(url: str) -> Engine:
 
 def create_tables(engine: Engine) -> None:
     """Create missing tables and the single change-counter row."""
-    from models.tables import ChangeCounter  # registers every table on SQLModel.metadata
+    import models.workflow  # noqa: F401  (registers the workflow tables on SQLModel.metadata)
+    from models.tables import ChangeCounter  # registers the catalogue tables
 
     SQLModel.metadata.create_all(engine)
     with Session(engine) as session:

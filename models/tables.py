@@ -121,6 +121,8 @@ class Provider(SQLModel, table=True):
     years_in_shenzhen: int = 0
     status: ProviderStatus = Field(default=ProviderStatus.draft, max_length=20, index=True)
     approved_until: date | None = None
+    expiry_reminded_for: date | None = None  # the approved_until date a reminder was sent for
+    rectify_by: date | None = None  # set by a warning (警告): rectify by this date or be revoked
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

@@ -51,7 +51,7 @@ def _test_database_url(tmp_path) -> str:
     url = os.environ.get("DATABASE_URL")
     if url and url.startswith("postgresql"):
         clean = make_engine(url)
-        import models.tables  # noqa: F401  (register every table before dropping)
+        import models  # noqa: F401  (register every table before dropping)
 
         SQLModel.metadata.drop_all(clean)
         clean.dispose()
