@@ -8,7 +8,7 @@ WORKERS ?= 2
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 FLASK := $(BIN)/flask --app matchmaker
 
-.PHONY: install install-test run test lint test-sqlite test-postgres postgres
+.PHONY: install install-test run test lint test-sqlite test-postgres postgres browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,7 @@ run: install
 	@$(FLASK) demo-logins
 	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) wsgi:app
 
-test: install-test lint test-sqlite test-postgres
+test: install-test browser lint test-sqlite test-postgres
 
 lint:
 	$(BIN)/ruff check .
@@ -37,7 +37,12 @@ test-sqlite:
 
 # The database-backed tests once more on PostgreSQL (model-only tests do not touch the database).
 test-postgres: postgres
-	DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest -m "not slow"
+	DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest -m "not slow and not e2e"
 
 postgres:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+
+# Debian's Chromium and a CJK font for the browser tests (Playwright drives it; it never downloads a browser).
+browser:
+	@test -x /usr/bin/chromium && fc-list | grep -qi wqy || \
+		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-wqy-microhei)
