@@ -101,6 +101,7 @@ class ProviderStatus(StrEnum):
     rejected = "rejected"
     suspended = "suspended"
     revoked = "revoked"
+    expired = "expired"  # the 12-month approval lapsed (到期): not matchable until renewed
 
 
 class Provider(SQLModel, table=True):
@@ -142,7 +143,7 @@ class WhitelistEvent(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     provider_id: int = Field(foreign_key="provider.id", index=True)
-    action: str = Field(max_length=20)  # apply | approve | reject | suspend | reinstate | revoke | renew
+    action: str = Field(max_length=20)  # see matchmaker.services.whitelist.ACTION_LABELS
     from_status: str = Field(max_length=20)
     to_status: str = Field(max_length=20)
     actor_id: int | None = Field(default=None, foreign_key="user.id")
