@@ -8,6 +8,7 @@ from typing import Any
 DEFAULTS: dict[str, Any] = {
     "MATCHMAKER_ENCODER": "use",  # use | e5 | st:<local model path or installed name> | hash (tests only)
     "MATCHMAKER_PAGE_SIZE": 20,
+    "MATCHMAKER_DOCKING_CAP": 5,  # docking requests (对接申请) an enterprise may send per need
     "MATCHMAKER_SESSION_COOKIE_SECURE": False,
     "WTF_CSRF_TIME_LIMIT": None,  # a token lives as long as the session: forms left open stay usable
     "WTF_I18N_ENABLED": False,  # Flask-Babel is not used; forms pick WTForms' bundled zh messages
@@ -16,7 +17,7 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
 }
 
-_INT_KEYS = {"MATCHMAKER_PAGE_SIZE"}
+_INT_KEYS = {"MATCHMAKER_PAGE_SIZE", "MATCHMAKER_DOCKING_CAP"}
 _BOOL_KEYS = {"MATCHMAKER_SESSION_COOKIE_SECURE"}
 
 
