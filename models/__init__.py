@@ -1,5 +1,6 @@
 """SQLModel tables and database session handling. No Flask here."""
 
+from models.api import ApiCallLog, ApiKey
 from models.session import create_tables, make_engine
 from models.tables import (
     AuditLog,
@@ -36,6 +37,8 @@ from models.workflow import (
 )
 
 __all__ = [
+    "ApiCallLog",
+    "ApiKey",
     "Appeal",
     "AppealStatus",
     "Docking",
