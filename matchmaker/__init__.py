@@ -18,6 +18,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(build_config(app.instance_path, config))
 
     from matchmaker import admin, auth, cli, db, enterprise, provider, public, search, templating
+    from matchmaker import admin_centre  # noqa: F401  (dashboard, export and taxonomy routes on admin.bp)
     from matchmaker.errors import register_error_pages
     from matchmaker.extensions import csrf, login_manager
 

@@ -88,6 +88,7 @@ class SearchIndex:
         self._encoder: Encoder | None = None
         self._engine: MatchEngine | None = None
         self._taxonomy: Taxonomy | None = None
+        self._taxonomy_version = 0  # taxonomy_service.version() when the taxonomy (and engine) were read
         self._applied_seq = 0
         self._lock = threading.Lock()
 
@@ -116,9 +117,11 @@ class SearchIndex:
             return suggest(text, self._taxonomy_of(db))
 
     def _taxonomy_of(self, db: Engine) -> Taxonomy:
-        if self._taxonomy is None:
-            with Session(db) as session:
+        with Session(db) as session:
+            version = taxonomy_service.version(session)
+            if self._taxonomy is None or version != self._taxonomy_version:
                 self._taxonomy = Taxonomy.from_dict(taxonomy_service.as_dict(session))
+                self._taxonomy_version, self._engine = version, None  # the engine ranks with the old one
         return self._taxonomy
 
     def refresh(self, db: Engine) -> None:
@@ -131,12 +134,12 @@ class SearchIndex:
     def reset(self) -> None:
         """Drop the in-memory index; the next use rebuilds it from the stored vectors."""
         with self._lock:
-            self._engine, self._taxonomy, self._applied_seq = None, None, 0
+            self._engine, self._taxonomy, self._applied_seq, self._taxonomy_version = None, None, 0, 0
 
     def _current(self, db: Engine) -> MatchEngine:
         with Session(db, expire_on_commit=False) as session:
-            if self._engine is None:
-                self._build(session)
+            if self._engine is None or taxonomy_service.version(session) != self._taxonomy_version:
+                self._build(session)  # a taxonomy edit (rare) changes tags and relations: rebuild from stored vectors
             else:
                 self._catch_up(session)
         assert self._engine is not None
@@ -144,6 +147,7 @@ class SearchIndex:
 
     def _build(self, session: Session) -> None:
         seq = session.exec(select(ChangeCounter.value).where(ChangeCounter.id == 1)).one()
+        self._taxonomy_version = taxonomy_service.version(session)
         self._taxonomy = Taxonomy.from_dict(taxonomy_service.as_dict(session))
         engine = MatchEngine(self.encoder, self._taxonomy)
         docs = [to_doc(solution) for solution in _matchable_solutions(session)]
