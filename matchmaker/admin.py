@@ -1,4 +1,6 @@
-"""The docking service centre (对接服务中心): whitelist review and the audit log."""
+"""The docking service centre (对接服务中心): the whitelist review queue, appeals and the audit log."""
+
+from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -8,14 +10,17 @@ from sqlmodel import select
 from matchmaker.auth import guard_blueprint
 from matchmaker.db import engine, get_session
 from matchmaker.errors import ServiceError
-from matchmaker.forms import DecisionForm
+from matchmaker.forms import DecisionForm, attach_service_error
 from matchmaker.pagination import Page, requested_page
 from matchmaker.search import search_index
 from matchmaker.services import audit, providers, whitelist
-from models import Enterprise, Need, Provider, ProviderStatus, Solution, SolutionStatus
+from models import Appeal, AppealStatus, Enterprise, Need, Provider, ProviderStatus, Solution, SolutionStatus
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 guard_blueprint(bp, "admin")
+
+# the filters of the review queue, in the order the page shows them
+QUEUE_FILTERS = ["applied", "appeal", "warned", "expiring", "approved", "expired", "suspended", "rejected", "revoked"]
 
 
 @bp.route("/")
@@ -33,15 +38,19 @@ def home():
 
 @bp.route("/providers")
 def provider_list():
-    status_arg = request.args.get("status") or None
-    status = ProviderStatus(status_arg) if status_arg in ProviderStatus.__members__ else None
+    view = request.args.get("status") or None
+    if view not in ProviderStatus.__members__ and view not in whitelist.VIEWS:
+        view = None
     page, per_page = requested_page()
-    items, total = whitelist.providers_page(get_session(), status, page, per_page)
+    items, total = whitelist.providers_page(get_session(), view, page, per_page)
     return render_template(
         "admin/providers.html",
         page=Page(items, page, per_page, total),
-        status=status,
+        status=view,
+        filters=QUEUE_FILTERS,
+        views=whitelist.VIEWS,
         status_counts=whitelist.status_counts(get_session()),
+        waiting=whitelist.waiting_for_admin(get_session(), items),
     )
 
 
@@ -53,17 +62,27 @@ def _provider_or_404(provider_id: int) -> Provider:
 
 
 @bp.route("/providers/<int:provider_id>")
-def provider_detail(provider_id: int, form: DecisionForm | None = None):
+def provider_detail(
+    provider_id: int, form: DecisionForm | None = None, appeal_forms: dict[int, DecisionForm] | None = None
+):
     session = get_session()
     provider = _provider_or_404(provider_id)
+    appeals = whitelist.provider_appeals(session, provider.id)
+    appeal_forms = appeal_forms or {}
+    for row in appeals:
+        if row.appeal.status == AppealStatus.pending and row.appeal.id not in appeal_forms:
+            appeal_forms[row.appeal.id] = DecisionForm(prefix=f"appeal{row.appeal.id}", formdata=None)
     return render_template(
         "admin/provider_detail.html",
         provider=provider,
         cases=providers.cases(session, provider.id),
         solutions=providers.solutions(session, provider.id),
-        history=providers.history(session, provider.id),
-        actions=whitelist.allowed_actions(provider.status),
-        form=form or DecisionForm(),
+        history=whitelist.history(session, provider.id),
+        appeals=appeals,
+        appeal_forms=appeal_forms,
+        actions=whitelist.allowed_actions(provider, date.today()),
+        renewable_from=provider.approved_until - whitelist.RENEWAL_WINDOW if provider.approved_until else None,
+        form=form or DecisionForm(formdata=None),
     )
 
 
@@ -73,15 +92,58 @@ def decide(provider_id: int):
     form = DecisionForm()
     if form.validate_on_submit():
         try:
-            whitelist.decide(get_session(), provider_id, form.action.data, current_user.id, form.reason.data)
+            whitelist.decide(
+                get_session(),
+                provider_id,
+                form.action.data,
+                current_user.id,
+                form.reason.data,
+                today=date.today(),
+                rectify_by=form.rectify_by.data,
+            )
         except ServiceError as error:
             get_session().rollback()
-            form.form_errors.append(error.message)
+            attach_service_error(form, error)
         else:
             search_index().refresh(engine())
-            flash(f"已{whitelist.ACTION_LABELS[form.action.data]}", "success")
+            flash(f"已执行“{whitelist.ACTION_LABELS[form.action.data]}”，服务商已收到通知", "success")
             return redirect(url_for("admin.provider_detail", provider_id=provider_id))
     return provider_detail(provider_id, form=form), 400
+
+
+@bp.route("/appeals")
+def appeal_list():
+    status_arg = request.args.get("status", "pending")
+    status = AppealStatus(status_arg) if status_arg in AppealStatus.__members__ else None
+    page, per_page = requested_page()
+    items, total = whitelist.appeals_page(get_session(), status, page, per_page)
+    return render_template(
+        "admin/appeals.html", page=Page(items, page, per_page, total), status=status, statuses=list(AppealStatus)
+    )
+
+
+@bp.route("/appeals/<int:appeal_id>/decide", methods=["POST"])
+def decide_appeal(appeal_id: int):
+    appeal = get_session().get(Appeal, appeal_id)
+    if appeal is None:
+        abort(404)
+    provider_id = appeal.provider_id
+    form = DecisionForm(prefix=f"appeal{appeal_id}")
+    if form.validate_on_submit() and form.action.data in {"upheld", "dismissed"}:
+        try:
+            whitelist.decide_appeal(
+                get_session(), appeal_id, form.action.data == "upheld", current_user.id, form.reason.data, date.today()
+            )
+        except ServiceError as error:
+            get_session().rollback()
+            attach_service_error(form, error)
+        else:
+            search_index().refresh(engine())
+            flash("申诉已处理，服务商已收到通知", "success")
+            return redirect(url_for("admin.provider_detail", provider_id=provider_id))
+    elif not form.errors:
+        form.form_errors.append("未知的操作")
+    return provider_detail(provider_id, appeal_forms={appeal_id: form}), 400
 
 
 @bp.route("/audit")

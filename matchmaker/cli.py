@@ -1,4 +1,4 @@
-"""`flask` commands: init-db, seed, demo-logins, create-admin, reindex, evaluate."""
+"""`flask` commands: init-db, seed, demo-logins, create-admin, reindex, evaluate, whitelist-sweep."""
 
 import json
 import re
@@ -103,7 +103,27 @@ def evaluate_command(path: str, as_json: bool, encoder: str | None, only: str | 
         click.echo(json.dumps(result, ensure_ascii=False))
 
 
+@click.command("whitelist-sweep")
+@with_appcontext
+@click.option(
+    "--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="run as of this date (YYYY-MM-DD)"
+)
+def whitelist_sweep_command(today) -> None:
+    """Daily (cron): revoke overdue warnings, expire lapsed approvals, remind 30 days before expiry."""
+    from datetime import date
+
+    from matchmaker.services import whitelist
+
+    day = today.date() if today else date.today()
+    with Session(engine()) as session:  # the change stamps tell every running worker's index
+        report = whitelist.sweep(session, day)
+    click.echo(
+        f"{day}：撤销逾期未整改 {len(report.revoked)} 家，到期 {len(report.expired)} 家，"
+        f"发送到期提醒 {len(report.reminded)} 家"
+    )
+
+
 def init_app(app: Flask) -> None:
     commands = (init_db_command, seed_command, demo_logins_command, create_admin_command)
-    for command in (*commands, reindex_command, evaluate_command):
+    for command in (*commands, reindex_command, evaluate_command, whitelist_sweep_command):
         app.cli.add_command(command)

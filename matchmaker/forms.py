@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from pydantic import ValidationError
 from sqlmodel import Session, SQLModel
 from wtforms import (
+    DateField,
     DecimalField,
     EmailField,
     HiddenField,
@@ -209,6 +210,11 @@ class NoteForm(BaseForm):
 class DecisionForm(BaseForm):
     action = HiddenField(validators=[REQUIRED])
     reason = TextAreaField("理由（必填，将记入审计日志）", validators=[DataRequired(message="请填写操作理由")])
+    rectify_by = DateField("整改期限（仅“警告”时填写）", validators=[Optional()])
+
+
+class AppealForm(BaseForm):
+    reason = TextAreaField("申诉理由（每个决定只能申诉一次）", validators=[DataRequired(message="请填写申诉理由")])
 
 
 class ConfirmForm(BaseForm):

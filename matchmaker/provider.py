@@ -7,6 +7,7 @@ from matchmaker.auth import guard_blueprint
 from matchmaker.db import engine, get_session
 from matchmaker.errors import ServiceError
 from matchmaker.forms import (
+    AppealForm,
     CaseForm,
     ConfirmForm,
     NoteForm,
@@ -20,7 +21,7 @@ from matchmaker.forms import (
     tag_choices,
 )
 from matchmaker.search import search_index
-from matchmaker.services import providers
+from matchmaker.services import providers, whitelist
 from models import SolutionStatus
 from models.schemas import ProviderProfile, SolutionWrite, SuccessCaseCreate
 
@@ -33,7 +34,7 @@ def _provider():
 
 
 @bp.route("/")
-def home():
+def home(appeal_form: AppealForm | None = None):
     session = get_session()
     provider = _provider()
     return render_template(
@@ -41,8 +42,10 @@ def home():
         provider=provider,
         cases=providers.cases(session, provider.id),
         solutions=providers.solutions(session, provider.id),
-        history=providers.history(session, provider.id),
+        history=whitelist.history(session, provider.id),
+        whitelist=whitelist.panel(session, provider),
         apply_form=NoteForm(),
+        appeal_form=appeal_form or AppealForm(formdata=None),
         confirm=ConfirmForm(),
     )
 
@@ -99,13 +102,31 @@ def apply():
     form = NoteForm()
     if form.validate_on_submit():
         try:
-            providers.apply_for_whitelist(get_session(), current_user.org_id, current_user.id, form.note.data or "")
+            whitelist.apply(get_session(), current_user.org_id, current_user.id, form.note.data or "")
         except ServiceError as error:
             get_session().rollback()
             flash(error.message, "error")
         else:
             flash("入库申请已提交，请等待对接服务中心审核", "success")
     return redirect(url_for("provider.home"))
+
+
+@bp.route("/appeal", methods=["POST"])
+def appeal():
+    form = AppealForm()
+    if form.validate_on_submit():
+        try:
+            whitelist.file_appeal(get_session(), current_user.org_id, current_user.id, form.reason.data)
+        except ServiceError as error:
+            get_session().rollback()
+            if error.field is None:  # nothing to appeal (any more): the form is not on the page
+                flash(error.message, "error")
+                return redirect(url_for("provider.home"))
+            attach_service_error(form, error)
+        else:
+            flash("申诉已提交，对接服务中心处理后会通知您", "success")
+            return redirect(url_for("provider.home"))
+    return home(appeal_form=form), 400
 
 
 def _solution_form(obj=None) -> SolutionForm:

@@ -16,7 +16,9 @@ PROVIDER_STATUS_LABELS = {
     "rejected": "已驳回",
     "suspended": "已暂停",
     "revoked": "已撤销",
+    "expired": "已到期",
 }
+APPEAL_STATUS_LABELS = {"pending": "待处理", "upheld": "申诉成立", "dismissed": "申诉驳回"}
 SOLUTION_STATUS_LABELS = {"draft": "草稿", "published": "已发布", "withdrawn": "已撤回"}
 NEED_STATUS_LABELS = {"open": "对接中", "closed": "已关闭"}
 SIGNAL_LABELS = {
@@ -62,6 +64,7 @@ def init_app(app: Flask) -> None:
         domain=lambda code: _names()["domain"].get(code, code),
         industry=lambda code: _names()["industry"].get(code, code),
         whitelist_action=_label(ACTION_LABELS),
+        appeal_status=_label(APPEAL_STATUS_LABELS),
         signal=_label(SIGNAL_LABELS),
         when=_when,
     )

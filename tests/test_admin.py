@@ -1,4 +1,4 @@
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 from sqlmodel import Session, select
@@ -44,7 +44,7 @@ def test_approve_with_reason_is_recorded_everywhere(admin_client, db):
     provider = db.get(Provider, provider.id)
     admin = db.exec(select(User).where(User.role == "admin")).one()
     assert provider.status == "approved"
-    assert provider.approved_until == date.today() + timedelta(days=365)
+    assert provider.approved_until == whitelist.one_year_after(date.today())
     event = db.exec(select(WhitelistEvent)).one()
     assert (event.actor_id, event.action, event.reason) == (admin.id, "approve", "资料齐全，案例真实")
     entry = db.exec(select(AuditLog)).one()
@@ -54,7 +54,11 @@ def test_approve_with_reason_is_recorded_everywhere(admin_client, db):
         provider.id,
         "资料齐全，案例真实",
     )
-    assert entry.detail == {"from_status": "applied", "to_status": "approved"}
+    assert entry.detail == {
+        "from_status": "applied",
+        "to_status": "approved",
+        "approved_until": provider.approved_until.isoformat(),
+    }
     audit_page = admin_client.get("/admin/audit").get_data(as_text=True)
     assert "批准入库" in audit_page and "资料齐全，案例真实" in audit_page
 

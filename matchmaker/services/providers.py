@@ -1,4 +1,4 @@
-"""The provider side: record, success cases and solutions."""
+"""The provider side: record, success cases and solutions (the whitelist is in `whitelist`)."""
 
 from collections.abc import Sequence
 
@@ -6,7 +6,7 @@ from sqlmodel import Session, select
 
 from matchmaker.errors import ServiceError
 from matchmaker.services import changes, taxonomy
-from models import Provider, ProviderStatus, Solution, SolutionStatus, SuccessCase, WhitelistEvent, utcnow
+from models import Provider, Solution, SolutionStatus, SuccessCase, utcnow
 from models.schemas import ProviderProfile, SolutionWrite, SuccessCaseCreate
 
 
@@ -51,52 +51,6 @@ def delete_case(session: Session, provider_id: int, case_id: int) -> None:
         raise ServiceError("案例不存在")
     session.delete(case)
     session.commit()
-
-
-_APPLY_FROM = {ProviderStatus.draft, ProviderStatus.rejected}
-
-
-def apply_for_whitelist(session: Session, provider_id: int, actor_id: int, note: str) -> Provider:
-    """Submit the record for review (遴选). The record must say what the provider offers."""
-    provider = get(session, provider_id)
-    if provider.status not in _APPLY_FROM:
-        raise ServiceError("当前状态不能提交入库申请")
-    missing = [
-        label
-        for label, value in (
-            ("服务领域", provider.domains),
-            ("服务内容", provider.service_content),
-            ("技术能力", provider.capabilities),
-        )
-        if not value
-    ]
-    if not cases(session, provider_id):
-        missing.append("至少一个成功案例")
-    if missing:
-        raise ServiceError(f"请先完善：{'、'.join(missing)}")
-    session.add(
-        WhitelistEvent(
-            provider_id=provider.id,
-            action="apply",
-            from_status=provider.status,
-            to_status=ProviderStatus.applied,
-            actor_id=actor_id,
-            reason=note,
-        )
-    )
-    provider.status = ProviderStatus.applied
-    provider.updated_at = utcnow()
-    session.add(provider)
-    session.commit()
-    return provider
-
-
-def history(session: Session, provider_id: int) -> list[WhitelistEvent]:
-    return list(
-        session.exec(
-            select(WhitelistEvent).where(WhitelistEvent.provider_id == provider_id).order_by(WhitelistEvent.id)
-        )
-    )
 
 
 # --- solutions -------------------------------------------------------------------------------
