@@ -15,10 +15,35 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
+    # Precise push (精准推送); the threshold is explained in matchmaker/services/push.py
+    "MATCHMAKER_PUSH_THRESHOLD": 0.45,
+    "MATCHMAKER_PUSH_PER_PROVIDER_DAY": 5,
+    "MATCHMAKER_PUSH_PER_ENTERPRISE_DAY": 5,
+    "MATCHMAKER_PUSH_PER_NEED": 3,
+    # Email outbox: with no SMTP host, mail stays queued (see matchmaker/services/mail.py)
+    "MATCHMAKER_SMTP_HOST": "",
+    "MATCHMAKER_SMTP_PORT": 25,
+    "MATCHMAKER_SMTP_USER": "",
+    "MATCHMAKER_SMTP_PASSWORD": "",
+    "MATCHMAKER_SMTP_STARTTLS": False,
+    "MATCHMAKER_SMTP_SENDER": "noreply@pingshan-matchmaker.local",
+    "MATCHMAKER_MAIL_MAX_ATTEMPTS": 8,
+    "MATCHMAKER_MAIL_BACKOFF_SECONDS": 60,  # first retry after this, doubling each time (at most 6 hours)
+    "MATCHMAKER_BASE_URL": "http://127.0.0.1:8000",  # links in emails are made absolute with it
 }
 
-_INT_KEYS = {"MATCHMAKER_PAGE_SIZE", "MATCHMAKER_DOCKING_CAP"}
-_BOOL_KEYS = {"MATCHMAKER_SESSION_COOKIE_SECURE"}
+_INT_KEYS = {
+    "MATCHMAKER_PAGE_SIZE",
+    "MATCHMAKER_DOCKING_CAP",
+    "MATCHMAKER_PUSH_PER_PROVIDER_DAY",
+    "MATCHMAKER_PUSH_PER_ENTERPRISE_DAY",
+    "MATCHMAKER_PUSH_PER_NEED",
+    "MATCHMAKER_SMTP_PORT",
+    "MATCHMAKER_MAIL_MAX_ATTEMPTS",
+    "MATCHMAKER_MAIL_BACKOFF_SECONDS",
+}
+_FLOAT_KEYS = {"MATCHMAKER_PUSH_THRESHOLD"}
+_BOOL_KEYS = {"MATCHMAKER_SESSION_COOKIE_SECURE", "MATCHMAKER_SMTP_STARTTLS"}
 
 
 def _instance_secret(instance_path: str) -> str:
@@ -37,6 +62,8 @@ def _from_environment() -> dict[str, Any]:
             continue
         if key in _INT_KEYS:
             found[key] = int(value)
+        elif key in _FLOAT_KEYS:
+            found[key] = float(value)
         elif key in _BOOL_KEYS:
             found[key] = value.lower() in {"1", "true", "yes", "on"}
         else:
