@@ -1,0 +1,55 @@
+"""The open JSON API at /api/v1: token-authenticated, rate-limited, described by an OpenAPI document.
+
+Every operation is declared with `registry.operation`, which both routes it and feeds the document
+served at /api/v1/openapi.json and rendered at /api/v1/docs. Calls made with a key are logged.
+"""
+
+import logging
+
+from flask import Blueprint, Flask, Response, g, request
+from sqlmodel import Session
+
+from matchmaker.db import engine
+from matchmaker.services import api_keys
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+log = logging.getLogger(__name__)
+
+
+@bp.after_request
+def _log_call(response: Response) -> Response:
+    """One log row per call made with a recognised key, in a session of its own, so it is written
+    whatever became of the request's own transaction."""
+    key_id = g.pop("api_key_id", None)
+    if key_id is not None:
+        decision = g.pop("rate_limit", None)
+        if decision is not None:
+            response.headers["X-RateLimit-Limit"] = str(decision.limit)
+            response.headers["X-RateLimit-Remaining"] = str(decision.remaining)
+        try:
+            with Session(engine()) as session:
+                api_keys.log_call(session, key_id, request.method, request.path, response.status_code)
+        except Exception:  # a failed log line must not turn an answer into an error
+            log.exception("could not log API call of key %s", key_id)
+    return response
+
+
+DEFAULTS = {
+    "MATCHMAKER_API_RATE_LIMIT": 120,  # calls per key ...
+    "MATCHMAKER_API_RATE_WINDOW": 60,  # ... per this many seconds
+}
+
+
+def init_app(app: Flask) -> None:
+    from matchmaker.api import errors
+
+    for key, value in DEFAULTS.items():
+        app.config[key] = int(app.config.get(key, value))  # from the environment they arrive as text
+    from matchmaker.extensions import csrf
+
+    csrf.exempt(bp)  # token-authenticated: no cookies, so nothing for a cross-site request to ride on
+    errors.init_app(app)
+    app.register_blueprint(bp)
+
+
+from matchmaker.api import catalogue, dockings, docs, matching, needs  # noqa: E402,F401  (declare the operations)
