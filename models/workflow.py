@@ -114,7 +114,7 @@ class PushRecord(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("need_id", "solution_id", "kind"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=20)  # need_to_provider | solution_to_enterprise
+    kind: str = Field(max_length=30)  # need_to_provider | solution_to_enterprise (22 characters)
     need_id: int = Field(foreign_key="need.id", index=True)
     solution_id: int = Field(foreign_key="solution.id", index=True)
     provider_id: int = Field(foreign_key="provider.id", index=True)
