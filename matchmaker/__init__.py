@@ -35,4 +35,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     for module in (public, auth, enterprise, provider, admin):
         app.register_blueprint(module.bp)
+    from matchmaker import delivery, inbox  # notifications, precise push, email outbox
+
+    app.register_blueprint(inbox.bp)
+    delivery.init_app(app)
     return app

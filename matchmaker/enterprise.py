@@ -3,6 +3,7 @@
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
+from matchmaker import delivery
 from matchmaker.auth import guard_blueprint
 from matchmaker.db import engine, get_session
 from matchmaker.errors import ServiceError
@@ -81,6 +82,7 @@ def new_need():
             attach_service_error(form, error)
         else:
             results = matching.match_need(session, engine(), search_index(), need)
+            delivery.push_after_need(need, results)
             flash(f"需求已发布，已为您匹配 {len(results)} 个服务方案", "success")
             return redirect(url_for("enterprise.need_detail", need_id=need.id))
     return render_template("enterprise/need_form.html", form=form, enterprise=enterprise)

@@ -3,6 +3,7 @@
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
+from matchmaker import delivery
 from matchmaker.auth import guard_blueprint
 from matchmaker.db import engine, get_session
 from matchmaker.errors import ServiceError
@@ -156,7 +157,7 @@ def new_solution():
     data = _solution_data(form)
     if data:
         try:
-            providers.create_solution(
+            solution = providers.create_solution(
                 get_session(), current_user.org_id, data, publish=True, suggested_tags=_suggested_tags(data)
             )
         except ServiceError as error:
@@ -164,6 +165,7 @@ def new_solution():
             attach_service_error(form, error)
         else:
             search_index().refresh(engine())
+            delivery.push_after_solution(solution.id)
             flash("方案已发布", "success")
             return redirect(url_for("provider.home"))
     return render_template("provider/solution_form.html", form=form, solution=None)
@@ -191,6 +193,7 @@ def edit_solution(solution_id: int):
             attach_service_error(form, error)
         else:
             search_index().refresh(engine())
+            delivery.push_after_solution(solution_id)
             flash("方案已更新", "success")
             return redirect(url_for("provider.home"))
     return render_template("provider/solution_form.html", form=form, solution=solution)
@@ -203,5 +206,6 @@ def solution_status(solution_id: int, action: str):
         status = SolutionStatus.published if action == "publish" else SolutionStatus.withdrawn
         providers.set_solution_status(get_session(), current_user.org_id, solution_id, status)
         search_index().refresh(engine())
+        delivery.push_after_solution(solution_id)  # does nothing for a withdrawal
         flash("方案已发布" if action == "publish" else "方案已撤回", "success")
     return redirect(url_for("provider.home"))
