@@ -28,10 +28,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     templating.init_app(app)
     register_error_pages(app)
-    from matchmaker import admin_keys, api, ratelimit  # noqa: F401  (admin_keys: API key routes on admin.bp)
+    from matchmaker import admin_keys, api, embed, ratelimit  # noqa: F401  (admin_keys: API key routes on admin.bp)
 
     ratelimit.init_app(app)
     api.init_app(app)  # after the error pages: under /api/v1 it answers errors in JSON instead
+    embed.init_app(app)
     cli.init_app(app)
     for module in (public, auth, enterprise, provider, admin):
         app.register_blueprint(module.bp)
