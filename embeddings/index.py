@@ -74,6 +74,19 @@ class VectorIndex:
             self._index.remove_ids(np.asarray(present, dtype=np.int64))
             self._ids.difference_update(present)
 
+    def vectors(self, ids: IdList) -> np.ndarray:
+        """The stored (normalised) vectors of `ids`, in order, as a float32 (len(ids), dim) copy.
+
+        Raises KeyError naming an id that is not in the index.
+        """
+        id_array = np.asarray(ids, dtype=np.int64).reshape(-1)
+        missing = [i for i in id_array.tolist() if i not in self._ids]
+        if missing:
+            raise KeyError(f"not in the index: {missing[:5]}")
+        if not len(id_array):
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self._index.reconstruct_batch(id_array)
+
     def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         """Up to `k` (id, cosine) pairs, best first."""
         return self.search_many(np.asarray(vector).reshape(1, -1), k)[0]

