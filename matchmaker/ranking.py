@@ -20,11 +20,14 @@ keep the score of a thinly described need in the middle of the scale instead of 
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
+from functools import lru_cache
+from math import isfinite
 
-from matchmaker.tagging import suggest
-from matchmaker.taxonomy import SIZE_LABELS, SIZE_ORDER, Taxonomy
+from matchmaker.tagging import Finders, finders, suggest
+from matchmaker.taxonomy import INDUSTRY_FIT, SIZE_LABELS, SIZE_ORDER, Taxonomy
 
 NEUTRAL = 0.5
 EXPOSURE_TOP = 5  # fair exposure: in the first EXPOSURE_TOP places ...
@@ -72,8 +75,11 @@ class NeedProfile:
     tags: tuple[str, ...] = ()  # tag names; suggested from the text when empty
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Candidate:
+    """A solution retrieved for a need, with its two retrieval scores. A plain record, not frozen: a
+    match makes a couple of hundred, and a frozen dataclass costs ~5x as much to construct."""
+
     solution_id: int
     provider_id: int
     title: str
@@ -175,7 +181,6 @@ def signals(need: NeedProfile, terms: _NeedTerms, candidate: Candidate, taxonomy
 
 _CLAUSE_BREAK = re.compile(r"[，。；;、,！？!?：:\n\r]+")
 _CONTENT = re.compile(r"[\u3400-\u9fff\uf900-\ufaffA-Za-z0-9]")
-_CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 _ASCII_WORD = re.compile(r"[a-z0-9]+(?:[./\-+][a-z0-9]+)*")
 MIN_POINT_CHARS = 4  # a clause with fewer letters/characters than this says too little to cover
 # Character pairs that occur in any need or solution and so prove no coverage.
@@ -184,8 +189,11 @@ _STOP_PAIRS = frozenset(
     "系统 平台 管理 企业 公司 工厂 厂里 问题 情况 自己 如何 怎么 什么 以及 还是 并且 没有 不能 所有 "
     "全部 每个 每台 各个 经常 一直 已经 之后 之前 用于 面向 帮助 满足 要求 数据 信息".split()
 )
-_FUNCTION_CHARS = frozenset("的了和与及或把被")
+_FUNCTION_CHARS = "的了和与及或把被"
+# Every pair of adjacent Chinese characters, overlapping, neither of them a function character.
+_PAIR = re.compile(rf"(?=((?:(?![{_FUNCTION_CHARS}])[\u3400-\u9fff\uf900-\ufaff]){{2}}))")
 MIN_COVER_EVIDENCE = 2  # shared character pairs, or 2 per shared word / tag
+HAYSTACKS = 2048  # solutions whose modules and sentences stay analysed (a few kB each)
 
 
 def split_points(text: str, min_chars: int = MIN_POINT_CHARS) -> tuple[str, ...]:
@@ -198,38 +206,107 @@ def split_points(text: str, min_chars: int = MIN_POINT_CHARS) -> tuple[str, ...]
 class _Evidence:
     """What a short text says, for coverage: content words, capability tags, industries named."""
 
-    words: frozenset[str]  # character pairs and ASCII words ("w:mes"), industry names left out
+    pairs: tuple[str, ...]  # distinct pairs of adjacent Chinese characters, industry names left out
+    words: frozenset[str]  # ASCII words ("w:mes")
     tags: frozenset[str]
     industries: frozenset[str]
 
 
-def _evidence(text: str, taxonomy: Taxonomy) -> _Evidence:
+def _blanked(text: str, taxonomy: Taxonomy) -> tuple[str, frozenset[str], frozenset[str]]:
+    """`text` folded with the industry names in it blanked, the industries named, the tags named."""
     folded = text.lower()
+    found = finders(taxonomy)
+    tags = frozenset(name for _, _, names in found.tags.find(folded) for name in names)
     industries: set[str] = set()
-    for hit in reversed(taxonomy.industry_matcher.find(text)):
+    for start, end, codes in reversed(found.industries.find(folded)):
         # The industry has its own verdict; its name must not make a clause look covered.
-        industries.update(hit.keys)
-        folded = folded[: hit.start] + " " + folded[hit.end :]
-    pairs = {run[i : i + 2] for run in _CJK_RUN.findall(folded) for i in range(len(run) - 1)}
-    pairs = {p for p in pairs if p not in _STOP_PAIRS and not _FUNCTION_CHARS & set(p)}
-    words = {f"w:{w}" for w in _ASCII_WORD.findall(folded)}
-    tags = {name for hit in taxonomy.tag_matcher.find(text) for name in hit.keys}
-    return _Evidence(frozenset(pairs | words), frozenset(tags), frozenset(industries))
+        industries.update(codes)
+        folded = folded[:start] + " " + folded[end:]
+    return folded, frozenset(industries), tags
 
 
-def _overlap(point: _Evidence, target: _Evidence) -> int:
-    shared = point.words & target.words
-    return sum(2 if w.startswith("w:") else 1 for w in shared) + 2 * len(point.tags & target.tags)
+def _evidence(text: str, taxonomy: Taxonomy) -> _Evidence:
+    folded, industries, tags = _blanked(text, taxonomy)
+    pairs = set(_PAIR.findall(folded))
+    pairs.difference_update(_STOP_PAIRS)
+    words = frozenset(f"w:{w}" for w in _ASCII_WORD.findall(folded))
+    return _Evidence(tuple(sorted(pairs)), words, tags, industries)
 
 
-def _best_target(point: _Evidence, targets: Sequence[tuple[str, _Evidence]]) -> str | None:
-    """The first of the targets sharing the most evidence with the point, if it shares enough."""
-    best_text, best = None, MIN_COVER_EVIDENCE - 1
-    for text, evidence in targets:
-        overlap = _overlap(point, evidence)
-        if overlap > best:
-            best_text, best = text, overlap
-    return best_text
+_SEPARATOR = "\x00"  # between the texts of a _Haystack: in no term, no word, no character pair
+
+
+class _Haystack:
+    """A solution's modules and sentences, read in one pass, to find which of them covers a point.
+
+    The same analysis as `_evidence` applied to each text on its own (so the same verdicts), but the
+    texts are folded, blanked and scanned for tags and ASCII words as one string with a separator
+    that no term, word or pair can span; a point's character pairs are then looked up in that
+    string. A point shares with a text: its pairs found in it (1 each), its ASCII words and tags the
+    text has too (2 each).
+    """
+
+    def __init__(self, modules: Sequence[str], sentences: Sequence[str], found: Finders) -> None:
+        self.texts = (*modules, *sentences)
+        self.modules = len(modules)
+        folded = [t.replace(_SEPARATOR, "\x01").lower() for t in self.texts]
+        self.starts = [0] * len(folded)
+        position = 0
+        for i, text in enumerate(folded):
+            self.starts[i] = position
+            position += len(text) + 1
+        joined = _SEPARATOR.join(folded)
+        self.tags: dict[str, set[int]] = {}
+        for start, _, names in found.tags.find(joined):
+            segment = bisect_right(self.starts, start) - 1
+            for name in names:
+                self.tags.setdefault(name, set()).add(segment)
+        for start, end, _ in reversed(found.industries.find(joined)):
+            joined = joined[:start] + " " * (end - start) + joined[end:]  # same length: offsets hold
+        self.blob = joined
+        self.words: dict[str, set[int]] = {}
+        for match in _ASCII_WORD.finditer(joined):
+            self.words.setdefault(f"w:{match.group()}", set()).add(bisect_right(self.starts, match.start()) - 1)
+
+    def best(self, point: _Evidence) -> str | None:
+        """The first module sharing the most with the point, if it shares enough; else the first such
+        sentence; else None."""
+        if not self.texts:
+            return None
+        shared = [0] * len(self.texts)
+        blob, starts = self.blob, self.starts
+        for pair in point.pairs:
+            at = blob.find(pair)
+            last = -1
+            while at >= 0:
+                segment = bisect_right(starts, at) - 1
+                if segment != last:
+                    shared[segment] += 1
+                    last = segment
+                at = blob.find(pair, at + 1)
+        for word in point.words:
+            for segment in self.words.get(word, ()):
+                shared[segment] += 2
+        for tag in point.tags:
+            for segment in self.tags.get(tag, ()):
+                shared[segment] += 2
+        for first, last in ((0, self.modules), (self.modules, len(self.texts))):
+            best_at, best = None, MIN_COVER_EVIDENCE - 1
+            for i in range(first, last):
+                if shared[i] > best:
+                    best_at, best = i, shared[i]
+            if best_at is not None:
+                return self.texts[best_at]
+        return None
+
+
+@lru_cache(maxsize=HAYSTACKS)
+def _haystack(found: Finders, modules: tuple[str, ...], title: str, text: str) -> _Haystack:
+    """A solution's haystack, kept for the solutions explained most recently: the same solutions
+    come up for need after need, and reading one costs about as much as scoring 20 candidates."""
+    # A solution's short list items ("封边机") still name what it covers.
+    sentences = split_points("\n".join(t for t in (title, text) if t), min_chars=2)
+    return _Haystack(modules, sentences, found)
 
 
 def point_coverages(
@@ -243,16 +320,14 @@ def point_coverages(
     most words or tags with it; the sentence of the solution's text that does; a capability tag of the
     solution the point asks for; for a point naming the need's industry ("我们是一家家具厂"), the
     industry verdict when the solution fits that industry. Else 未覆盖."""
-    modules = [(m, _evidence(m, taxonomy)) for m in candidate.modules]
-    # A solution's short list items ("封边机") still name what it covers.
-    text = "\n".join(t for t in (candidate.title, candidate.text) if t)
-    sentences = [(t, _evidence(t, taxonomy)) for t in split_points(text, min_chars=2)]
-    solution_tags = taxonomy.canonical_tags(candidate.tags)
+    found = finders(taxonomy)
+    haystack = _haystack(found, tuple(candidate.modules), candidate.title, candidate.text)
+    solution_tags = found.canonical_tags(candidate.tags)
     own_industry = {need.industry, *taxonomy.related_industries(need.industry)} if need.industry else set()
     industry_fits = verdict.startswith(("行业匹配", "相关行业", "通用"))
     out = []
     for point, wanted in points:
-        covering = _best_target(wanted, modules) or _best_target(wanted, sentences)
+        covering = haystack.best(wanted)
         shared = sorted(wanted.tags & solution_tags)
         if covering is None and shared:
             covering = f"能力标签：{'、'.join(shared)}"
@@ -337,25 +412,95 @@ def rank(
 ) -> list[RankedMatch]:
     """The top `top_n` candidates by weighted signal sum, with the exposure cap and explanations.
 
-    Ties are broken by solution id so the same input always gives the same order.
+    Ties are broken by solution id so the same input always gives the same order. Every candidate
+    gets its score (the structured signals of equal industries, sizes or tags are worked out once
+    per call), only the ones returned get their parts and explanation.
     """
     share = weights.normalised()
     terms = need_terms(need, taxonomy)
-    parts_of: dict[int, dict[str, float]] = {}
-    score_of: dict[int, float] = {}
-    for candidate in candidates:
-        parts = {name: share[name] * value for name, value in signals(need, terms, candidate, taxonomy).items()}
-        parts_of[candidate.solution_id] = parts
-        score_of[candidate.solution_id] = clip01(sum(parts.values()))
-    # Rounded keys: sums of the same parts in another order must not reorder ties.
-    ordered = sorted(candidates, key=lambda c: (-round(score_of[c.solution_id], 9), c.solution_id))
-    return [
-        RankedMatch(
-            solution_id=candidate.solution_id,
-            rank=position,
-            score=score_of[candidate.solution_id],
-            parts=parts_of[candidate.solution_id],
-            explanation=explain(need, terms, candidate, taxonomy),
+    signals_of = _signal_function(need, terms, taxonomy)
+    values_of: dict[int, tuple[float, ...]] = {}
+    keys: list[tuple[float, int, int]] = []
+    w_sem, w_lex, w_ind, w_size, w_tags, w_dom = (share[name] for name in SIGNALS)
+    for position, candidate in enumerate(candidates):
+        values = signals_of(candidate)
+        sem, lex, ind, size, tags, dom = values
+        # The same additions in the same order as sum(parts.values()): equal scores stay equal.
+        score = w_sem * sem + w_lex * lex + w_ind * ind + w_size * size + w_tags * tags + w_dom * dom
+        values_of[candidate.solution_id] = values
+        # Rounded keys: sums of the same parts in another order must not reorder ties.
+        keys.append((-round(clip01(score), 9), candidate.solution_id, position))
+    keys.sort()
+    ordered = [candidates[position] for _, _, position in keys]
+    out = []
+    for position, candidate in enumerate(cap_exposure(ordered)[:top_n], start=1):
+        parts = {
+            name: share[name] * value for name, value in zip(SIGNALS, values_of[candidate.solution_id], strict=True)
+        }
+        out.append(
+            RankedMatch(
+                solution_id=candidate.solution_id,
+                rank=position,
+                score=clip01(sum(parts.values())),
+                parts=parts,
+                explanation=explain(need, terms, candidate, taxonomy),
+            )
         )
-        for position, candidate in enumerate(cap_exposure(ordered)[:top_n], start=1)
-    ]
+    return out
+
+
+# Industry relations, best first: a solution listing several industries fits as well as its best one.
+_RELATIONS = ("unknown", "same", "related", "general", "other")
+
+
+def _signal_function(
+    need: NeedProfile, terms: _NeedTerms, taxonomy: Taxonomy
+) -> Callable[[Candidate], tuple[float, ...]]:
+    """`signals` for one need as a function of the candidate, in SIGNALS order. The structured signals
+    are remembered per distinct industries and sizes, the industry relation per industry code, and
+    canonical tag names per name (in the taxonomy's `Finders`)."""
+    found = finders(taxonomy)
+    relation_of: dict[str, str] = {}
+    industry: dict[tuple[str, ...], float] = {}
+    size: dict[tuple[str, ...], float] = {}
+    need_tags = terms.tags
+    need_domains = terms.domains
+
+    def industry_value(codes: tuple[str, ...]) -> float:
+        listed = [code for code in codes if code]
+        if not listed:
+            return INDUSTRY_FIT[taxonomy.industry_relation(need.industry, ())[0]]
+        best = len(_RELATIONS)
+        for code in listed:
+            relation = relation_of.get(code)
+            if relation is None:
+                relation = relation_of[code] = taxonomy.industry_relation(need.industry, (code,))[0]
+            best = min(best, _RELATIONS.index(relation))
+        return INDUSTRY_FIT[_RELATIONS[best]]
+
+    def values(candidate: Candidate) -> tuple[float, ...]:
+        industry_value_ = industry.get(candidate.industries)
+        if industry_value_ is None:
+            industry_value_ = industry[candidate.industries] = industry_value(candidate.industries)
+        size_value = size.get(candidate.sizes)
+        if size_value is None:
+            size_value = size[candidate.sizes] = size_fit(need.size, candidate.sizes)
+        if need_tags:
+            tag_value = len(need_tags & found.canonical_tags(candidate.tags)) / len(need_tags)
+        else:
+            tag_value = NEUTRAL
+        if need_domains:
+            domain_value = 1.0 if candidate.domain in need_domains else 0.0
+        else:
+            domain_value = NEUTRAL
+        semantic, lexical = candidate.semantic, candidate.lexical
+        return (
+            min(1.0, max(0.0, semantic)) if isfinite(semantic) else 0.0,  # clip01, inlined
+            min(1.0, max(0.0, lexical)) if isfinite(lexical) else 0.0,
+            industry_value_,
+            size_value,
+            tag_value,
+            domain_value,
+        )
+
+    return values

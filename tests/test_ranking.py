@@ -2,11 +2,13 @@
 
 import random
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from matchmaker.ranking import (
     DEFAULT_WEIGHTS,
+    EXPOSURE_TOP,
     NEUTRAL,
     SIGNALS,
     UNCOVERED,
@@ -19,9 +21,12 @@ from matchmaker.ranking import (
     size_fit,
     split_points,
 )
+from matchmaker.tagging import finders
+from matchmaker.taxonomy import load_taxonomy
 from tests.test_taxonomy import tiny_taxonomy
 
 TAXONOMY = tiny_taxonomy()
+SEED_TAXONOMY = Path(__file__).resolve().parent.parent / "seed_data" / "taxonomy.json"
 
 
 def candidate(solution_id: int, provider_id: int | None = None, **overrides) -> Candidate:
@@ -228,3 +233,76 @@ def test_explanation_serialises_to_plain_data():
     assert data["explanation"]["tags"] == ()
     assert data["explanation"]["points"][1] == {"point": "年底前完成", "module": UNCOVERED, "covered": False}
     assert set(data["parts"]) == set(SIGNALS)
+
+
+# --- fast paths against the plain definitions ------------------------------------------------------
+
+
+def _texts(rng: random.Random, alphabet: str, count: int) -> list[str]:
+    return ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24))) for _ in range(count)]
+
+
+@pytest.mark.parametrize("taxonomy", [TAXONOMY, load_taxonomy(SEED_TAXONOMY)], ids=["tiny", "seed"])
+def test_term_finder_hits_what_the_term_matcher_hits(taxonomy):
+    rng = random.Random(11)
+    terms = [t.name for t in taxonomy.tags] + [s for t in taxonomy.tags for s in t.synonyms]
+    terms += [i.name for i in taxonomy.industries] + [s for i in taxonomy.industries for s in i.synonyms]
+    pieces = terms + list("MESmesIoT5G1数采设备联网 /-.家具芯片")
+    texts = ["".join(rng.choices(pieces, k=rng.randint(0, 6))) for _ in range(3000)]
+    texts += _texts(rng, "MESIoTmesiot5G数采设备联网家具汽配Tier1tier芯片 /-_.", 3000)
+    texts += ["SYSTEMS and TIMESTAMPS", "准备上mes和iot", "AMES", "MES2", "2MES", "Tier12", "xTier1"]
+    found = finders(taxonomy)
+    for text in texts:
+        for matcher, finder in ((taxonomy.tag_matcher, found.tags), (taxonomy.industry_matcher, found.industries)):
+            assert finder.find(text.lower()) == [(h.start, h.end, h.keys) for h in matcher.find(text)], text
+
+
+def test_finders_are_built_once_per_taxonomy():
+    assert finders(TAXONOMY) is finders(TAXONOMY)
+    assert finders(tiny_taxonomy()) is not finders(TAXONOMY)
+
+
+def test_canonical_tags_match_the_taxonomys():
+    names = ["MES", "制造执行系统", "mes", " 排产 ", "自定义", "", "  ", "IoT", "iot"]
+    for k in range(len(names)):
+        assert finders(TAXONOMY).canonical_tags(names[:k]) == TAXONOMY.canonical_tags(names[:k])
+
+
+def test_rank_scores_every_candidate_by_its_weighted_signals():
+    """The ranker's remembered structured signals give what `signals` gives, candidate by candidate."""
+    rng = random.Random(5)
+    industries = ["furniture", "C21", "auto_parts", "C36", "ic", "C39", "general", "unknown", ""]
+    needs = [
+        NeedProfile(text="家具厂想上MES和排产", industry="furniture", size="small"),
+        NeedProfile(text="芯片封测厂要做设备联网", industry="ic", size="large", domains=("network",)),
+        NeedProfile(text="仓库出入库靠手写", industry="general"),
+        NeedProfile(text="随便看看", tags=("WMS", "MES"), domains=("software",)),
+    ]
+    candidates = [
+        candidate(
+            i,
+            provider_id=i,
+            semantic=rng.uniform(-0.2, 1.2),
+            lexical=rng.choice([0.0, rng.uniform(0, 1), float("nan")]),
+            industries=tuple(rng.sample(industries, rng.randint(0, 3))),
+            sizes=tuple(rng.sample(["large", "medium", "small", "micro", "huge"], rng.randint(0, 2))),
+            tags=tuple(rng.sample(["MES", "WMS", "排产", "5G专网", "制造执行系统", "自定义"], rng.randint(0, 3))),
+            domain=rng.choice(["software", "network", "security"]),
+        )
+        for i in range(1, 121)
+    ]
+    share = DEFAULT_WEIGHTS.normalised()
+    for need in needs:
+        terms = need_terms(need, TAXONOMY)
+        expected = {}
+        for c in candidates:
+            parts = {name: share[name] * value for name, value in signals(need, terms, c, TAXONOMY).items()}
+            expected[c.solution_id] = (round(sum(parts.values()), 9), parts)
+        matches = rank(need, candidates, TAXONOMY, top_n=len(candidates))
+        assert len(matches) == len(candidates)
+        for m in matches:
+            assert m.parts == pytest.approx(expected[m.solution_id][1])
+            assert m.score == pytest.approx(expected[m.solution_id][0])
+        # Scores never increase down the list except where the exposure cap moved a solution.
+        below = [round(m.score, 9) for m in matches[EXPOSURE_TOP:]]
+        assert below == sorted(below, reverse=True)
