@@ -60,8 +60,6 @@ class MatchEngine:
         self._vectors = VectorIndex(encoder.dim)
         self._lexical = LexicalIndex()
         self._docs: dict[int, SolutionDoc] = {}
-        # Kept beside the index: a candidate found only lexically still needs its cosine.
-        self._vector_of: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self._docs)
@@ -95,9 +93,8 @@ class MatchEngine:
         ids = [doc.id for doc in docs]
         self._vectors.upsert(ids, vectors)
         self._lexical.upsert(ids, [doc_text(doc) for doc in docs])
-        for doc, vector in zip(docs, vectors, strict=True):
+        for doc in docs:
             self._docs[doc.id] = self._tagged(doc)
-            self._vector_of[doc.id] = vector
 
     def _tagged(self, doc: SolutionDoc) -> SolutionDoc:
         if doc.tags:
@@ -110,15 +107,16 @@ class MatchEngine:
         self._lexical.remove(ids)
         for id_ in ids:
             self._docs.pop(id_, None)
-            self._vector_of.pop(id_, None)
 
     def candidates(self, need: NeedProfile, k: int = DEFAULT_K) -> list[Candidate]:
         """The union of both indexes' top `k` for the need, each with both retrieval scores."""
         if not self._docs:
             return []
         query = self.encoder.encode([need.text])[0]
-        ids = {i for i, _ in self._vectors.search(query, k)} | {i for i, _ in self._lexical.search(need.text, k)}
-        return self.score(need, query, sorted(ids))
+        semantic_ids = [i for i, _ in self._vectors.search(query, k)]
+        lexical_hits, lexical = self._lexical.lookup(need.text, k, semantic_ids)
+        lexical.update(lexical_hits)
+        return self._scored(need, query, sorted(lexical), lexical)
 
     def all_candidates(self, need: NeedProfile) -> list[Candidate]:
         """Every solution as a candidate (what the evaluation's single-signal baselines rank)."""
@@ -126,25 +124,35 @@ class MatchEngine:
         return self.score(need, query, sorted(self._docs))
 
     def score(self, need: NeedProfile, query: np.ndarray, ids: Sequence[int]) -> list[Candidate]:
-        lexical = self._lexical.scores(need.text, ids)
-        norm = float(np.linalg.norm(query)) or 1.0
-        return [self._candidate(self._docs[i], float(self._vector_of[i] @ query) / norm, lexical[i]) for i in ids]
+        """`ids` as candidates for the need whose text encodes to `query`."""
+        return self._scored(need, query, ids, self._lexical.scores(need.text, ids))
 
-    @staticmethod
-    def _candidate(doc: SolutionDoc, semantic: float, lexical: float) -> Candidate:
-        return Candidate(
-            solution_id=doc.id,
-            provider_id=doc.provider_id,
-            title=doc.title,
-            domain=doc.domain,
-            industries=doc.industries,
-            sizes=doc.sizes,
-            modules=doc.modules,
-            tags=doc.tags,
-            semantic=semantic,
-            lexical=lexical,
-            text="\n".join(t for t in (doc.summary, doc.description) if t),
-        )
+    def _scored(
+        self, need: NeedProfile, query: np.ndarray, ids: Sequence[int], lexical: dict[int, float]
+    ) -> list[Candidate]:
+        query = np.asarray(query, dtype=np.float32)
+        semantic = (self._vectors.vectors(ids) @ query / (float(np.linalg.norm(query)) or 1.0)).tolist()
+        docs = self._docs
+        out = []
+        for id_, cosine in zip(ids, semantic, strict=True):
+            doc = docs[id_]
+            summary, description = doc.summary, doc.description
+            out.append(
+                Candidate(
+                    id_,
+                    doc.provider_id,
+                    doc.title,
+                    doc.domain,
+                    doc.industries,
+                    doc.sizes,
+                    doc.modules,
+                    doc.tags,
+                    cosine,
+                    lexical[id_],
+                    f"{summary}\n{description}" if summary and description else summary or description,
+                )
+            )
+        return out
 
     def match(self, need: NeedProfile, top_n: int = 10, k: int = DEFAULT_K) -> list[RankedMatch]:
         """The top `top_n` solutions for `need`, ranked and explained."""
