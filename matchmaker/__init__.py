@@ -18,7 +18,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(build_config(app.instance_path, config))
 
     from matchmaker import admin, auth, cli, db, enterprise, provider, public, search, templating
-    from matchmaker import admin_centre  # noqa: F401  (dashboard, export and taxonomy routes on admin.bp)
     from matchmaker.errors import register_error_pages
     from matchmaker.extensions import csrf, login_manager
 
@@ -33,6 +32,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     ratelimit.init_app(app)
     api.init_app(app)  # after the error pages: under /api/v1 it answers errors in JSON instead
     embed.init_app(app)
+    from matchmaker import admin_centre  # noqa: F401  (dashboard, export and taxonomy routes on admin.bp)
+
     cli.init_app(app)
     for module in (public, auth, enterprise, provider, admin):
         app.register_blueprint(module.bp)
