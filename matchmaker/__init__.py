@@ -17,7 +17,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     app.config.from_mapping(build_config(app.instance_path, config))
 
-    from matchmaker import admin, auth, cli, db, enterprise, provider, public, search, templating
+    from matchmaker import admin, auth, cli, db, docking, enterprise, provider, public, search, templating
     from matchmaker.errors import register_error_pages
     from matchmaker.extensions import csrf, login_manager
 
@@ -35,7 +35,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from matchmaker import admin_centre  # noqa: F401  (dashboard, export and taxonomy routes on admin.bp)
 
     cli.init_app(app)
-    for module in (public, auth, enterprise, provider, admin):
+    for module in (public, auth, enterprise, provider, admin, docking):
         app.register_blueprint(module.bp)
     from matchmaker import delivery, inbox  # notifications, precise push, email outbox
 

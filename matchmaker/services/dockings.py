@@ -493,3 +493,34 @@ def track_record(session: Session, provider_ids: Iterable[int]) -> dict[int, tup
     for provider_id, completed, average in rows:
         record[provider_id] = (completed, round(float(average), 2) if average is not None else None)
     return record
+
+
+@dataclass(frozen=True)
+class NeedPanel:
+    """What the enterprise's need page shows beside its matches: dockings, verdicts, track records."""
+
+    cap: int
+    rows: list[Row]
+    feedback: dict[int, str]  # solution id -> verdict
+    track: dict[int, tuple[int, float | None]]  # provider id -> track_record
+
+    @property
+    def by_solution(self) -> dict[int, Docking]:
+        return {row.docking.solution_id: row.docking for row in self.rows}
+
+    @property
+    def by_provider(self) -> dict[int, Docking]:
+        return {row.docking.provider_id: row.docking for row in self.rows}
+
+    @property
+    def full(self) -> bool:
+        return len(self.rows) >= self.cap
+
+
+def need_panel(session: Session, enterprise_id: int, need_id: int, provider_ids: Iterable[int], cap: int) -> NeedPanel:
+    return NeedPanel(
+        cap=cap,
+        rows=for_need(session, enterprise_id, need_id),
+        feedback=feedback_for(session, need_id),
+        track=track_record(session, provider_ids),
+    )
