@@ -3,6 +3,7 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 
+from matchmaker import security
 from matchmaker.db import get_session
 from matchmaker.errors import ServiceError
 from matchmaker.extensions import login_manager, session_user
@@ -52,9 +53,9 @@ def login():
         return redirect(home_url())
     form = LoginForm()
     if form.validate_on_submit():
-        user = accounts.authenticate(get_session(), form.email.data, form.password.data)
+        user, refusal = security.authenticate(form.email.data, form.password.data)  # throttled per account and IP
         if user is None:
-            form.form_errors.append("邮箱或密码不正确")
+            form.form_errors.append(refusal)
         else:
             login_user(session_user(get_session(), user))
             flash(f"欢迎回来，{user.display_name}", "success")

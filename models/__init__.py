@@ -1,6 +1,7 @@
 """SQLModel tables and database session handling. No Flask here."""
 
 from models.api import ApiCallLog, ApiKey
+from models.security import LoginFailure
 from models.session import create_tables, make_engine
 from models.tables import (
     AuditLog,
@@ -39,6 +40,7 @@ from models.workflow import (
 __all__ = [
     "ApiCallLog",
     "ApiKey",
+    "LoginFailure",
     "Appeal",
     "AppealStatus",
     "Docking",

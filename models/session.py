@@ -24,6 +24,7 @@ def make_engine(url: str) -> Engine:
 def create_tables(engine: Engine) -> None:
     """Create missing tables and the single change-counter row."""
     import models.api  # noqa: F401  (registers the API key and call-log tables)
+    import models.security  # noqa: F401  (registers the login-failure table)
     import models.workflow  # noqa: F401  (registers the workflow tables on SQLModel.metadata)
     from models.tables import ChangeCounter  # registers the catalogue tables
 

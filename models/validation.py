@@ -64,10 +64,26 @@ def month_error(value: str) -> str | None:
     return None
 
 
+# Passwords that meet the length and letters-and-digits rules but head every leaked-password list;
+# compared case-insensitively.
+COMMON_PASSWORDS = frozenset(
+    """
+    password1 password12 password123 passw0rd p@ssw0rd p@ssword1 admin123 admin1234 admin12345 admin888
+    abc12345 abc123456 abc123456789 abcd1234 abcd12345 a1234567 a12345678 a123456789 aa123456 aa12345678
+    qwer1234 qwerty12 qwerty123 qwerty1234 qwe123456 asd123456 zxc123456 1qaz2wsx 1qaz2wsx3edc zaq12wsx
+    1q2w3e4r 1q2w3e4r5t q1w2e3r4 qazwsx123 test1234 test12345 welcome1 letmein1 iloveyou1 woaini1314
+    woaini520 sunshine1 football1 monkey123 dragon123 master123 root1234 user1234 china123 123456abc
+    12345678a 123456789a 123qweasd 1234qwer 123abc456
+    """.split()
+)
+
+
 def password_error(password: str) -> str | None:
-    """At least 8 characters with both letters and digits."""
+    """At least 8 characters with both letters and digits, and none of the most common passwords."""
     if len(password) < 8:
         return "密码至少需要8位"
     if not (re.search(r"[A-Za-z]", password) and re.search(r"\d", password)):
         return "密码需同时包含字母和数字"
+    if password.lower() in COMMON_PASSWORDS:
+        return "该密码过于常见，容易被猜中，请换一个"
     return None
