@@ -25,7 +25,7 @@ run: install
 	@echo "坪山区数字服务供需对接平台: http://$(HOST):$(PORT)/  (Ctrl+C 停止)"
 	@echo "演示账号："
 	@$(FLASK) demo-logins
-	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) wsgi:app
+	$(BIN)/gunicorn -c gunicorn.conf.py --workers $(WORKERS) --bind $(HOST):$(PORT) wsgi:app
 
 test: install-test browser lint test-sqlite test-postgres
 

@@ -13,7 +13,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"), instance_relative_config=True)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from matchmaker import security
+    from matchmaker import health, requestlog, security
     from matchmaker.config import build_config
 
     app.config.from_mapping(build_config(app.instance_path, config))
@@ -22,8 +22,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from matchmaker.errors import register_error_pages
     from matchmaker.extensions import csrf, login_manager
 
+    requestlog.init_app(app)
     security.init_app(app)
     db.init_app(app)
+    health.init_app(app)
     search.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
