@@ -29,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "MATCHMAKER_SMTP_SENDER": "noreply@pingshan-matchmaker.local",
     "MATCHMAKER_MAIL_MAX_ATTEMPTS": 8,
     "MATCHMAKER_MAIL_BACKOFF_SECONDS": 60,  # first retry after this, doubling each time (at most 6 hours)
+    "MATCHMAKER_MAIL_INTERVAL": 30,  # seconds between outbox rounds in each web process; 0: use flask send-mail --loop
     "MATCHMAKER_BASE_URL": "http://127.0.0.1:8000",  # links in emails are made absolute with it
 }
 
@@ -41,6 +42,7 @@ _INT_KEYS = {
     "MATCHMAKER_SMTP_PORT",
     "MATCHMAKER_MAIL_MAX_ATTEMPTS",
     "MATCHMAKER_MAIL_BACKOFF_SECONDS",
+    "MATCHMAKER_MAIL_INTERVAL",
 }
 _FLOAT_KEYS = {"MATCHMAKER_PUSH_THRESHOLD"}
 _BOOL_KEYS = {"MATCHMAKER_SESSION_COOKIE_SECURE", "MATCHMAKER_SMTP_STARTTLS"}

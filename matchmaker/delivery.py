@@ -1,10 +1,19 @@
 """The Flask side of precise push and the email outbox: the hooks the role blueprints call after a
-publish has been committed, and the `flask send-mail` command.
+publish has been committed, the outbox sender thread of each web process, and `flask send-mail`.
 
 A hook never raises: the user's need or solution is already saved, and a failing push (database
 error, bad configuration, a bug) is logged and rolled back rather than turned into an error page.
+
+Mail delivery. Each web process (gunicorn worker) starts one daemon thread on its first request
+when MATCHMAKER_SMTP_HOST is set; it sends the due outbox mail every MATCHMAKER_MAIL_INTERVAL
+seconds. So `make run`, or any plain `gunicorn wsgi:app`, delivers mail with no second service to
+run and stop, and the thread lives and dies with its worker. Several workers polling one outbox is
+safe: each mail is claimed by exactly one of them (services/mail.py). Set MATCHMAKER_MAIL_INTERVAL=0
+to run `flask send-mail --loop` as a separate service instead. Without an SMTP host no thread
+starts and each process logs once that mail stays queued.
 """
 
+import os
 import signal
 import threading
 from collections.abc import Sequence
@@ -41,6 +50,69 @@ def push_after_solution(solution_id: int) -> None:
     except Exception:  # noqa: BLE001 - as above
         session.rollback()
         current_app.logger.exception("precise push of solution %s failed; the solution stays saved", solution_id)
+
+
+class OutboxThread:
+    """The per-process outbox sender (see the module docstring)."""
+
+    def __init__(self, app: Flask) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+        self._pid: int | None = None  # the process that started (or declined to start) the thread
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def ensure_started(self) -> None:
+        """Start the thread once per process (a forked worker starts its own); cheap when done."""
+        if self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            settings = mail.MailSettings.from_config(self._app.config)
+            interval = float(self._app.config["MATCHMAKER_MAIL_INTERVAL"])
+            if not settings.host:
+                self._app.logger.warning(
+                    "outbox: MATCHMAKER_SMTP_HOST is not set, so emails stay queued (flask send-mail sends them later)"
+                )
+                return
+            if interval <= 0:
+                return  # a separate `flask send-mail --loop` delivers
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._run, args=(settings, interval), name="outbox-sender", daemon=True
+            )
+            self._thread.start()
+
+    def tick(self, settings: mail.MailSettings) -> mail.MailCounts:
+        """One round: send what is due now."""
+        with self._app.app_context(), Session(engine(), expire_on_commit=False) as session:
+            return mail.send_due(session, settings, utcnow())
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self, settings: mail.MailSettings, interval: float) -> None:
+        while True:
+            try:
+                counts = self.tick(settings)
+                if counts:
+                    self._app.logger.info("outbox: %s", counts)
+            except Exception:  # noqa: BLE001 - a database hiccup must not end the sender for good
+                self._app.logger.exception("outbox: sending failed; trying again in %s s", interval)
+            if self._stop.wait(interval):
+                return
+
+
+def _start_outbox_thread() -> None:
+    current_app.extensions["outbox_thread"].ensure_started()
 
 
 def _report(counts: mail.MailCounts) -> str:
@@ -87,3 +159,5 @@ def send_mail_command(loop: bool, interval: float) -> None:
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(send_mail_command)
+    app.extensions["outbox_thread"] = OutboxThread(app)
+    app.before_request(_start_outbox_thread)

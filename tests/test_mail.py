@@ -220,3 +220,25 @@ def test_two_senders_at_once_send_every_mail_exactly_once(db, smtp, inbox, port)
     assert len(results) == 2 and sum(r.sent for r in results) == 30
     assert {row(db, i).status for i in ids} == {MailStatus.sent}
     assert {row(db, i).attempts for i in ids} == {1}
+
+
+def test_a_web_process_starts_its_sender_thread_on_the_first_request(app, db, smtp, inbox, port):
+    mail_id = queue(db)
+    app.config.update(MATCHMAKER_SMTP_HOST="127.0.0.1", MATCHMAKER_SMTP_PORT=port, MATCHMAKER_MAIL_INTERVAL=3600)
+    sender = app.extensions["outbox_thread"]
+    assert not sender.running  # creating the app started nothing
+    app.test_client().get("/")
+    app.test_client().get("/")
+    try:
+        assert sender.running
+    finally:
+        sender.stop()  # the thread sends once on start, then waits: after the join that round is done
+    assert [m["Subject"] for _, m in inbox.messages] == ["对接申请已被接受"]
+    assert row(db, mail_id).status == MailStatus.sent
+
+
+def test_without_an_smtp_host_no_thread_starts_and_the_log_says_why(app, caplog):
+    with caplog.at_level(logging.WARNING):
+        app.test_client().get("/")
+    assert not app.extensions["outbox_thread"].running
+    assert "MATCHMAKER_SMTP_HOST is not set, so emails stay queued" in caplog.text
