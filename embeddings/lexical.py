@@ -13,8 +13,10 @@ on the development set (88 needs x 60 solutions), lexical signal alone, MRR@10 a
 """
 
 import math
+import operator
 import re
 import unicodedata
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
@@ -24,10 +26,13 @@ from scipy import sparse
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TOKEN = re.compile(rf"(?P<cjk>[{_CJK}]+)|(?P<word>[a-z0-9]+(?:[./\-+&_][a-z0-9]+)*)")
 _JOINER = re.compile(r"[./\-+&_]")
-# Changes since the last merge that trigger the next one: slots / 16, clamped to these. At 100k documents
-# of ~100 characters a merge costs ~1 s and a tail of 6k documents adds ~2-3 ms to a search.
-_MIN_CHANGES = 256
-_MAX_CHANGES = 8192
+# Documents in the tail that make the next search move it into a segment: slots / 16, clamped to these
+# (a search reads the tail with a mat-vec over all its entries, a segment only the query terms' postings).
+_MIN_TAIL = 256
+_MAX_TAIL = 8192
+# Entries (document x term) a segment grows to by taking in the tail: 2M, 16 MB, ~10 000 documents of
+# ~150 characters. Bounds the memory a merge needs and the work of taking a retired document out.
+_SEGMENT_ENTRIES = 1 << 21
 
 
 def tokens(text: str) -> list[str]:
@@ -45,7 +50,7 @@ def tokens(text: str) -> list[str]:
         run = match.group("cjk")
         if run:
             out.extend(run)
-            out.extend(run[i : i + 2] for i in range(len(run) - 1))
+            out.extend(map(operator.add, run, run[1:]))  # its character pairs
             previous = None
             continue
         word = match.group()
@@ -68,6 +73,50 @@ def _grow(array: np.ndarray, size: int) -> np.ndarray:
     return grown
 
 
+class _Segment:
+    """Slots [start, start + rows) as a term-major matrix (CSC: rows x terms known when it was built)."""
+
+    __slots__ = ("start", "rows", "matrix", "retired")
+
+    def __init__(self, start: int, matrix: sparse.csc_array) -> None:
+        self.start = start
+        self.rows = matrix.shape[0]
+        self.matrix = matrix
+        self.retired: list[int] = []  # rows retired since the last settle: still counted in the df
+
+    @property
+    def entries(self) -> int:
+        return int(self.matrix.nnz)
+
+
+def _column_of_entries(matrix: sparse.csc_array) -> np.ndarray:
+    return np.repeat(np.arange(matrix.shape[1], dtype=np.int32), np.diff(matrix.indptr))
+
+
+def _concatenate(first: _Segment, second: _Segment) -> _Segment:
+    """One segment holding `first` and then `second`, whose slots follow on."""
+    a, b = first.matrix, second.matrix
+    columns = max(a.shape[1], b.shape[1])
+    a_ptr = np.concatenate([a.indptr, np.full(columns - a.shape[1], a.indptr[-1])]).astype(np.int64)
+    b_ptr = np.concatenate([b.indptr, np.full(columns - b.shape[1], b.indptr[-1])]).astype(np.int64)
+    a_counts, b_counts = np.diff(a_ptr), np.diff(b_ptr)
+    indptr = np.zeros(columns + 1, dtype=np.int64)
+    np.cumsum(a_counts + b_counts, out=indptr[1:])
+    data = np.empty(int(indptr[-1]), dtype=np.float32)
+    indices = np.empty(int(indptr[-1]), dtype=np.int32)
+    # Within each column, the first segment's entries, then the second's (whose rows come after).
+    to = np.arange(a.nnz, dtype=np.int64) + np.repeat(indptr[:-1] - a_ptr[:-1], a_counts)
+    data[to], indices[to] = a.data, a.indices
+    to = np.arange(b.nnz, dtype=np.int64) + np.repeat(indptr[:-1] + a_counts - b_ptr[:-1], b_counts)
+    data[to], indices[to] = b.data, b.indices + first.rows
+    matrix = sparse.csc_array(
+        (data, indices, indptr.astype(np.int32)), shape=(first.rows + second.rows, columns), copy=False
+    )
+    merged = _Segment(first.start, matrix)
+    merged.retired = first.retired + [row + first.rows for row in second.retired]
+    return merged
+
+
 class LexicalIndex:
     """TF-IDF cosine over `tokens`, with updates that cost O(changed documents).
 
@@ -77,27 +126,34 @@ class LexicalIndex:
     adding or removing one never reweights the others; query terms found in no document still count
     in the query's norm, so a query that is mostly unmatched scores low.
 
-    Layout: every document version appends a slot (its term ids and weights) to flat buffers, which
-    read as a document-major sparse matrix. Search reads the slots up to the last merge through a
-    term-major copy (the main part: only the query terms' postings are touched) and the newer slots
-    (the tail) through a mat-vec over the buffers. `upsert` and `remove` only append a slot or mark
-    one dead and adjust document frequencies; once the changes since the last merge exceed
-    slots / 16 (clamped to [256, 8192]), the next search merges: it drops dead slots and rebuilds the
-    main part, O(total size). Not thread-safe: a search may merge, so callers serialise all calls.
+    Layout: every document version takes the next slot. New slots (the tail) are flat document-major
+    buffers of term ids and weights; a search reads them with one mat-vec. Older slots live in
+    segments, term-major matrices of consecutive slots, where a search touches only the query terms'
+    postings. The data is held once: at 100k solution texts of ~150 characters (20M entries) that
+    is ~160 MB. Once the tail holds more than slots / 16 documents (clamped to [256, 8192]), the next
+    search moves it into a segment (appended to the last one while that stays under 2M entries);
+    an upsert does so too once the tail reaches 2M entries, so a bulk load never holds two copies.
+    Retiring a slot (remove, or upsert of an id already present) marks it dead; its terms leave the
+    document frequencies at once when it is in the tail, and at the next search when it is in a
+    segment: that search rewrites the segment without the dead slots' entries, O(segment size).
+    When dead slots outnumber live ones, slots are renumbered. Not thread-safe: a search may
+    rewrite, so callers serialise all calls.
     """
 
     def __init__(self) -> None:
         self._vocab: dict[str, int] = {}
-        self._df = np.zeros(0, dtype=np.int64)  # live documents per term id
+        self._df = np.zeros(0, dtype=np.int64)  # documents per term id: live ones, plus unsettled retired
         self._slot_of: dict[int, int] = {}  # document id -> its live slot
         self._slots = 0
         self._slot_ids = np.zeros(0, dtype=np.int64)  # slot -> document id
         self._alive = np.zeros(0, dtype=bool)
-        self._offsets = np.zeros(1, dtype=np.int64)  # slot s holds buffer entries offsets[s]:offsets[s + 1]
+        self._segments: list[_Segment] = []
+        self._starts: list[int] = []  # of the segments, for bisect
+        self._unsettled = False  # some segment has retired slots whose terms are still counted
+        self._tail = 0  # first slot of the tail
+        self._offsets = np.zeros(1, dtype=np.int64)  # tail slot tail + i holds entries offsets[i]:offsets[i + 1]
         self._terms = np.zeros(0, dtype=np.int32)  # term ids, unique within a slot
         self._weights = np.zeros(0, dtype=np.float32)  # (1 + ln tf), unit norm per slot
-        self._main = sparse.csc_array((0, 0), dtype=np.float32)  # slots [0, main rows) x terms
-        self._changes = 0  # slots added or retired since the last merge
 
     def __len__(self) -> int:
         return len(self._slot_of)
@@ -120,17 +176,17 @@ class LexicalIndex:
             weights = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
             if len(weights):
                 weights /= np.linalg.norm(weights)
-            slot, start = self._slots, int(self._offsets[self._slots])
-            end = start + len(terms)
-            if end >= 2**31:
-                raise OverflowError("LexicalIndex holds at most 2**31 terms over all documents")
             self._retire(id_)
+            slot = self._slots
+            i = slot - self._tail
+            start = int(self._offsets[i])
+            end = start + len(terms)
             self._terms = _grow(self._terms, end)
             self._weights = _grow(self._weights, end)
             self._terms[start:end] = terms
             self._weights[start:end] = weights
-            self._offsets = _grow(self._offsets, slot + 2)
-            self._offsets[slot + 1] = end
+            self._offsets = _grow(self._offsets, i + 2)
+            self._offsets[i + 1] = end
             self._slot_ids = _grow(self._slot_ids, slot + 1)
             self._slot_ids[slot] = id_
             self._alive = _grow(self._alive, slot + 1)
@@ -139,7 +195,8 @@ class LexicalIndex:
             self._slots += 1
             self._df = _grow(self._df, len(self._vocab))
             self._df[terms] += 1
-            self._changes += 1
+            if end >= _SEGMENT_ENTRIES:
+                self._flush()
 
     def remove(self, ids: Iterable[int]) -> None:
         """Drop `ids`; ids not in the index are ignored."""
@@ -148,13 +205,101 @@ class LexicalIndex:
 
     def _retire(self, id_: int) -> None:
         slot = self._slot_of.pop(id_, None)
-        if slot is not None:
-            self._alive[slot] = False
-            self._df[self._slot_terms(slot)] -= 1
-            self._changes += 1
+        if slot is None:
+            return
+        self._alive[slot] = False
+        if slot >= self._tail:
+            i = slot - self._tail
+            self._df[self._terms[self._offsets[i] : self._offsets[i + 1]]] -= 1
+        else:
+            segment = self._segments[bisect_right(self._starts, slot) - 1]
+            segment.retired.append(slot - segment.start)
+            self._unsettled = True
 
-    def _slot_terms(self, slot: int) -> np.ndarray:
-        return self._terms[self._offsets[slot] : self._offsets[slot + 1]]
+    # --- maintenance (each search calls _prepare first) ---------------------------------------
+
+    def _prepare(self) -> None:
+        tail = self._slots - self._tail
+        if tail > max(_MIN_TAIL, min(_MAX_TAIL, self._slots // 16)):
+            self._flush()
+        if self._unsettled:
+            self._settle()
+        if self._slots > 2 * len(self._slot_of) + _MAX_TAIL:
+            self._flush()
+            self._renumber()
+
+    def _flush(self) -> None:
+        """Move the tail's live slots into a segment, appended to the last one while that stays small."""
+        count = self._slots - self._tail
+        if count == 0:
+            return
+        lengths = np.diff(self._offsets[: count + 1])
+        live = self._alive[self._tail : self._slots]
+        keep = np.repeat(live, lengths)
+        used = int(self._offsets[count])
+        indptr = np.zeros(count + 1, dtype=np.int32)
+        np.cumsum(lengths * live, out=indptr[1:])
+        rows = sparse.csr_array(
+            (self._weights[:used][keep], self._terms[:used][keep], indptr), shape=(count, len(self._vocab))
+        )
+        segment = _Segment(self._tail, rows.tocsc())
+        del rows
+        if self._segments and self._segments[-1].entries + segment.entries <= _SEGMENT_ENTRIES:
+            segment = _concatenate(self._segments.pop(), segment)
+        self._segments.append(segment)
+        self._starts = [s.start for s in self._segments]
+        self._tail = self._slots
+        self._offsets[0] = 0  # the buffers keep their room: freeing and regrowing them fragments the heap
+
+    def _settle(self) -> None:
+        """Rewrite the segments holding retired slots without their entries, and take those out of the df."""
+        for segment in self._segments:
+            if not segment.retired:
+                continue
+            matrix = segment.matrix
+            columns = _column_of_entries(matrix)
+            keep = self._alive[segment.start : segment.start + segment.rows][matrix.indices]
+            width = matrix.shape[1]
+            self._df[:width] -= np.bincount(columns[~keep], minlength=width)
+            indptr = np.zeros(width + 1, dtype=np.int32)
+            np.cumsum(np.bincount(columns[keep], minlength=width), out=indptr[1:])
+            segment.matrix = sparse.csc_array(
+                (matrix.data[keep], matrix.indices[keep], indptr), shape=matrix.shape, copy=False
+            )
+            segment.retired = []
+        self._unsettled = False
+
+    def _renumber(self) -> None:
+        """Give the live slots the numbers 0..N-1, keeping their order (the tail is empty, all is settled)."""
+        alive = self._alive[: self._slots]
+        before = np.cumsum(alive) - 1  # the new number of each live slot
+        segments = []
+        for segment in self._segments:
+            local = alive[segment.start : segment.start + segment.rows]
+            live = int(np.count_nonzero(local))
+            if not live:
+                continue
+            renumbered = (np.cumsum(local) - 1).astype(np.int32)
+            matrix = segment.matrix
+            first = segment.start + int(np.argmax(local))
+            segments.append(
+                _Segment(
+                    int(before[first]),
+                    sparse.csc_array(
+                        (matrix.data, renumbered[matrix.indices], matrix.indptr),
+                        shape=(live, matrix.shape[1]),
+                        copy=False,
+                    ),
+                )
+            )
+        self._segments = segments
+        self._starts = [s.start for s in segments]
+        self._slot_ids = self._slot_ids[: self._slots][alive]
+        self._slots = self._tail = len(self._slot_ids)
+        self._alive = np.ones(self._slots, dtype=bool)
+        self._slot_of = dict(zip(self._slot_ids.tolist(), range(self._slots), strict=True))
+
+    # --- scoring -------------------------------------------------------------------------------
 
     def _query(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Term ids and unit-norm weights of the query's indexed terms."""
@@ -173,58 +318,28 @@ class LexicalIndex:
             weights /= math.sqrt(norm2)
         return np.asarray(known_terms, dtype=np.int32), weights
 
-    def _rows(self, start: int) -> sparse.csr_array:
-        """Slots [start, end) as a document-major matrix over the vocabulary (views of the buffers)."""
-        offsets = self._offsets[start : self._slots + 1]
-        a, b = offsets[0], offsets[-1]
-        indptr = (offsets - a).astype(np.int32)
-        return sparse.csr_array(
-            (self._weights[a:b], self._terms[a:b], indptr), shape=(len(indptr) - 1, len(self._vocab))
-        )
-
-    def _merge(self) -> None:
-        """Drop the dead slots and rebuild the main part over all the rest."""
-        live = self._alive[: self._slots]
-        lengths = np.diff(self._offsets[: self._slots + 1])
-        keep = np.repeat(live, lengths)
-        used = int(self._offsets[self._slots])
-        kept = int(lengths[live].sum())
-        # Leave room for the appends until the next merge, so that no single upsert pays for copying the buffers.
-        terms = np.zeros(kept + kept // 8 + 1024, dtype=np.int32)
-        weights = np.zeros(len(terms), dtype=np.float32)
-        np.compress(keep, self._terms[:used], out=terms[:kept])
-        np.compress(keep, self._weights[:used], out=weights[:kept])
-        self._terms, self._weights = terms, weights
-        self._offsets = np.concatenate([[0], np.cumsum(lengths[live])])
-        self._slot_ids = self._slot_ids[: self._slots][live]
-        self._slots = len(self._slot_ids)
-        self._alive = np.ones(self._slots, dtype=bool)
-        self._slot_of = dict(zip(self._slot_ids.tolist(), range(self._slots), strict=True))
-        self._main = self._rows(0).tocsc()
-        self._changes = 0
-
-    def _dense(self, terms: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        dense = np.zeros(len(self._vocab), dtype=np.float32)
-        dense[terms] = weights
-        return dense
-
     def _slot_scores(self, text: str) -> np.ndarray | None:
-        """The score of `text` against every slot (0 for dead ones), or None when no query term is indexed.
-
-        Merges first when enough has changed since the last merge.
-        """
-        if self._changes > max(_MIN_CHANGES, min(_MAX_CHANGES, self._slots // 16)):
-            self._merge()
+        """The score of `text` against every slot (0 for dead ones), or None when no query term is indexed."""
+        self._prepare()
         terms, weights = self._query(text)
         if not len(terms):
             return None
-        main_rows, main_cols = self._main.shape
         scores = np.zeros(self._slots, dtype=np.float32)
-        in_main = terms < main_cols
-        if main_rows and in_main.any():
-            scores[:main_rows] = self._main[:, terms[in_main]] @ weights[in_main]
-        if main_rows < self._slots:
-            scores[main_rows:] = self._rows(main_rows) @ self._dense(terms, weights)
+        for segment in self._segments:
+            known = terms < segment.matrix.shape[1]
+            if known.any():
+                part = segment.matrix[:, terms[known]] @ weights[known]
+                scores[segment.start : segment.start + segment.rows] = part
+        count = self._slots - self._tail
+        if count:
+            offsets = self._offsets[: count + 1]
+            used = int(offsets[-1])
+            rows = sparse.csr_array(
+                (self._weights[:used], self._terms[:used], offsets.astype(np.int32)), shape=(count, len(self._vocab))
+            )
+            dense = np.zeros(len(self._vocab), dtype=np.float32)
+            dense[terms] = weights
+            scores[self._tail :] = rows @ dense
         scores *= self._alive[: self._slots]
         return scores
 

@@ -14,6 +14,7 @@ import pytest
 from embeddings import EncoderUnavailable, LexicalIndex, VectorIndex, load_encoder, tokens
 from embeddings import encoders as encoders_module
 from embeddings import index as index_module
+from embeddings import lexical as lexical_module
 
 
 def unit(v: np.ndarray) -> np.ndarray:
@@ -368,3 +369,47 @@ def test_lookup_is_search_and_scores_in_one_pass() -> None:
         assert scores == index.scores(query, ids) and set(scores) == {3, 77, 305, 999}
         assert scores[999] == 0.0
     assert LexicalIndex().lookup("设备", 5, [1]) == ([], {1: 0.0})
+
+
+@pytest.mark.parametrize("bulk", [False, True])
+def test_small_segments_retirements_and_renumbering_score_like_a_fresh_build(
+    monkeypatch: pytest.MonkeyPatch, bulk: bool
+) -> None:
+    """The same, with segments of a few hundred entries, so that tails are flushed on upsert and on
+    search, segments are appended to, rewritten without retired slots, and slots renumbered."""
+    monkeypatch.setattr(lexical_module, "_SEGMENT_ENTRIES", 300)
+    monkeypatch.setattr(lexical_module, "_MIN_TAIL", 5)
+    monkeypatch.setattr(lexical_module, "_MAX_TAIL", 20)
+    rng = random.Random(8)
+    words = "设备 数据 采集 网络 安全 排产 MES 质量 追溯 能耗 仓储 OPC-UA 视觉 检测 ".split(" ")
+
+    def text() -> str:
+        return "".join(rng.choices(words, k=rng.randint(0, 6)))  # "" now and then: a document without terms
+
+    live: dict[int, str] = {}
+    index = LexicalIndex()
+    if bulk:
+        live = {i: text() for i in range(120)}
+        index.upsert(list(live), list(live.values()))
+    queries = [text() or "设备" for _ in range(4)]
+    renumbered = False
+    for step in range(900):
+        id_ = rng.randrange(150)
+        if rng.random() < 0.35:
+            index.remove([id_, 10_000])
+            live.pop(id_, None)
+        else:
+            live[id_] = text()
+            index.upsert([id_], [live[id_]])
+        if step % 7 == 0:
+            slots = index._slots
+            index.search(queries[step % 4], 3)
+            renumbered |= index._slots < slots
+        if step % 50 == 0:
+            fresh = LexicalIndex()
+            fresh.upsert(list(live), list(live.values()))
+            for query in queries:
+                assert dict(index.search(query, 1000)) == pytest.approx(dict(fresh.search(query, 1000)), abs=1e-5)
+                assert index.scores(query, range(160)) == pytest.approx(fresh.scores(query, range(160)), abs=1e-5)
+    assert len(index) == len(live) and all(i in index for i in live)
+    assert len(index._segments) > 1 and renumbered
