@@ -15,7 +15,6 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlmodel import Session, select
 
-from matchmaker.db import engine
 from matchmaker.services.mail import MailSettings, claim, due, send_due
 from matchmaker.services.notifications import notify
 from models import MailStatus, OutboxMail, Role, User
@@ -192,7 +191,7 @@ def test_the_send_mail_command_delivers(app, db, smtp, inbox, port):
 def test_a_claim_taken_by_another_sender_is_lost(db):
     mail_id = queue(db)
     [(read_id, attempts)] = due(db, T0)
-    with Session(engine()) as other:
+    with Session(db.get_bind()) as other:
         assert claim(other, mail_id, attempts, T0, settings(0))
     assert read_id == mail_id and not claim(db, mail_id, attempts, T0, settings(0))
     assert row(db, mail_id).attempts == 1
@@ -201,7 +200,7 @@ def test_a_claim_taken_by_another_sender_is_lost(db):
 def test_two_senders_at_once_send_every_mail_exactly_once(db, smtp, inbox, port):
     """Two workers' loops on one outbox: whatever the interleaving, no mail goes twice."""
     ids = [queue(db, to=f"user{i}@example.com", subject=f"通知{i}") for i in range(30)]
-    db_engine = engine()
+    db_engine = db.get_bind()
     start = threading.Barrier(2)
     results = []
 
