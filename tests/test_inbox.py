@@ -15,7 +15,7 @@ from matchmaker.services.notifications import notify
 from models import Notification, OutboxMail, User
 from tests.conftest import enterprise_form, login, post, provider_form
 
-NAV_BADGE = re.compile(r'消息 <span class="badge">(\d+)<span class="skip"> 条未读</span></span></a>')
+NAV_BADGE = re.compile(r'消息<strong>（(\d+)<span class="skip"> 条未读</span>）</strong></a>')
 
 
 @pytest.fixture

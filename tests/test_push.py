@@ -298,7 +298,7 @@ def test_a_published_need_reaches_the_provider_without_the_enterprise_identity(a
     enterprise = db.exec(select(Enterprise)).one()
 
     inbox = vendor_client.get("/inbox/").get_data(as_text=True)
-    assert "新需求推送" in inbox and '<span class="badge">1' in inbox
+    assert "新需求推送" in inbox and "消息<strong>（1" in inbox
     listing = vendor_client.get("/inbox/pushed").get_data(as_text=True)
     detail = vendor_client.get(f"/inbox/pushed/{record.id}").get_data(as_text=True)
     for page in (inbox, listing, detail):
@@ -312,7 +312,7 @@ def test_a_published_need_reaches_the_provider_without_the_enterprise_identity(a
     note = notes_of(db, vendor.user_id)[0]
     opened = post(vendor_client, f"/inbox/{note.id}/open", {}, page="/inbox/")
     assert opened.headers["Location"].endswith(f"/inbox/pushed/{record.id}")
-    assert '<span class="badge">' not in vendor_client.get("/inbox/").get_data(as_text=True)
+    assert "消息<strong>" not in vendor_client.get("/inbox/").get_data(as_text=True)
 
 
 def test_pushed_needs_are_ranked_by_score_and_private_to_their_provider(app, db):
