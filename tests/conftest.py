@@ -87,7 +87,11 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def db(app: Flask) -> Iterator[Session]:
     """A session for arranging and checking rows directly."""
-    with app.app_context(), Session(engine(), expire_on_commit=False) as session:
+    with app.app_context():
+        bound = engine()
+    # No app context stays pushed: requests made meanwhile must get their own, as in production
+    # (a shared one would share `g`, and with it the logged-in user and the request's session).
+    with Session(bound, expire_on_commit=False) as session:
         yield session
 
 

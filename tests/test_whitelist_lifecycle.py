@@ -576,14 +576,16 @@ def test_an_unknown_appeal_is_a_404(admin_client):
 
 
 def test_init_db_adds_the_new_status_to_an_existing_postgresql_enum(app, db):
-    if engine().dialect.name != "postgresql":
+    with app.app_context():
+        bound = engine()
+    if bound.dialect.name != "postgresql":
         pytest.skip("native enum types exist only on PostgreSQL")
     db.close()
-    SQLModel.metadata.drop_all(engine())
+    SQLModel.metadata.drop_all(bound)
     old = ", ".join(f"'{s.value}'" for s in ProviderStatus if s != S.expired)
-    with engine().begin() as connection:
+    with bound.begin() as connection:
         connection.execute(text(f"CREATE TYPE providerstatus AS ENUM ({old})"))
-    create_tables(engine())
-    with Session(engine()) as session:
+    create_tables(bound)
+    with Session(bound) as session:
         make_provider(session, S.expired)
         assert session.exec(select(Provider.status)).one() == "expired"
