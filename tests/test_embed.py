@@ -22,7 +22,7 @@ def test_the_widget_shows_explained_matches_linking_into_the_platform(client, db
     html = response.get_data(as_text=True)
     assert html.index(IOT.title) < html.index(MES.title)
     assert "演示数字科技901" in html and "数据采集" in html  # provider, domain by name
-    assert "行业匹配" in html and "共同能力标签" in html and "设备联网" in html
+    assert "共同能力标签" in html and "设备联网" in html and "未注明" not in html
     assert re.search(r"覆盖需求要点 \d+/\d+", html)
     assert 'href="/enterprise/needs/new" target="_blank" rel="noopener"' in html
     assert f">{NEED_TEXT}</textarea>" in html  # the text stays in the box

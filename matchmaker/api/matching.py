@@ -30,7 +30,8 @@ EXAMPLE = {
 )
 def match(key: ApiKey, body: MatchRequest) -> MatchResponse:
     """用与平台相同的排序（语义、关键词、行业、规模、能力标签、服务领域）对已入库服务商的已发布方案排序，
-    每个结果附得分构成和匹配理由。未给出行业时，按描述中提到的行业计算（见响应中的 suggestion）。不保存任何内容。"""
+    每个结果附得分构成和匹配理由。响应中的 suggestion 是从描述中识别出的服务领域、能力标签和行业，
+    供调用方确认后作为 industry 再次提交；未给出 industry 时不按行业加权。不保存任何内容。"""
     try:
         found = catalogue.match_text(
             get_session(), engine(), search_index(), body.text, body.industry, body.size, body.top_n

@@ -171,13 +171,14 @@ def match_text(
     size: str | None = None,
     top_n: int = 10,
 ) -> TextMatch:
-    """Rank the live solutions for a free-text need; nothing is stored. Without an industry, the one
-    the text names (if any) is assumed, as the web form would pre-select it. Ranks are renumbered
-    after dropping any solution that stopped being matchable since the index last caught up."""
+    """Rank the live solutions for a free-text need; nothing is stored. The suggestion (what the text
+    names) is returned for the caller to confirm, never assumed: an industry read off a word in passing
+    ("在手机上看" is not a phone maker) would mislead the industry fit. Ranks are renumbered after
+    dropping any solution that stopped being matchable since the index last caught up."""
     if industry:
         _check(session, "industry", industries=[industry])
     suggestion = index.suggest(db, text)
-    need = NeedProfile(text=text, industry=industry or suggestion.industry, size=size or None)
+    need = NeedProfile(text=text, industry=industry or None, size=size or None)
     ranked = index.match(db, need, top_n)
     found = {}
     if ranked:
