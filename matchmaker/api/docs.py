@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-from flask import render_template
+from flask import render_template, request
 from markupsafe import Markup, escape
 
 from matchmaker.api import bp
@@ -122,6 +122,17 @@ def _operations(doc: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return grouped
 
 
+def _quickstart(doc: dict[str, Any]) -> str:
+    """A first call to copy: the match operation with its documented example."""
+    example = doc["paths"]["/match"]["post"]["requestBody"]["content"]["application/json"]["example"]
+    body = json.dumps(example, ensure_ascii=False)
+    return (
+        f"curl -X POST {request.host_url.rstrip('/')}{doc['servers'][0]['url']}/match \\\n"
+        "  -H 'Authorization: Bearer <密钥>' -H 'Content-Type: application/json' \\\n"
+        f"  -d '{body}'"
+    )
+
+
 @bp.route("/docs")
 def docs():
     doc = document()
@@ -137,6 +148,7 @@ def docs():
         "api/docs.html",
         doc=doc,
         intro=_prose(doc["info"]["description"]),
+        quickstart=_quickstart(doc),
         tags=dict(TAGS),
         operations=_operations(doc),
         schemas=schemas,

@@ -69,7 +69,7 @@ def operation(
             rule=rule,
             tag=tag,
             summary=summary,
-            description=description or (view.__doc__ or "").strip(),
+            description=description or _paragraphs(view.__doc__ or ""),
             response=response,
             status=status,
             roles=frozenset(roles) if roles is not None else None,
@@ -98,6 +98,12 @@ def operation(
         return view
 
     return decorate
+
+
+def _paragraphs(docstring: str) -> str:
+    """A docstring's paragraphs with their hard line breaks removed (the text is Chinese: no spaces)."""
+    blocks = "\n".join(line.strip() for line in docstring.strip().splitlines()).split("\n\n")
+    return "\n\n".join(block.replace("\n", "") for block in blocks)
 
 
 def _authenticate(op: Operation) -> ApiKey:
