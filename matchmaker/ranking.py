@@ -24,7 +24,6 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
-from math import isfinite
 
 from matchmaker.tagging import Finders, finders, suggest
 from matchmaker.taxonomy import INDUSTRY_FIT, SIZE_LABELS, SIZE_ORDER, Taxonomy
@@ -198,8 +197,15 @@ HAYSTACKS = 2048  # solutions whose modules and sentences stay analysed (a few k
 
 def split_points(text: str, min_chars: int = MIN_POINT_CHARS) -> tuple[str, ...]:
     """The need's points: its clauses, minus fragments too short to mean anything."""
-    parts = (part.strip() for part in _CLAUSE_BREAK.split(text))
-    return tuple(p for p in parts if len(_CONTENT.findall(p)) >= min_chars)
+    enough = _at_least(min_chars)
+    return tuple(p for p in map(str.strip, _CLAUSE_BREAK.split(text)) if enough(p))
+
+
+@lru_cache(maxsize=8)
+def _at_least(count: int) -> Callable[[str], re.Match[str] | None]:
+    """A test for: `count` or more letters, digits or Chinese characters."""
+    content = _CONTENT.pattern[1:-1]
+    return re.compile(rf"(?:[^{content}]*[{content}]){{{max(count, 0)}}}").match
 
 
 @dataclass(frozen=True)
@@ -418,18 +424,32 @@ def rank(
     """
     share = weights.normalised()
     terms = need_terms(need, taxonomy)
-    signals_of = _signal_function(need, terms, taxonomy)
+    structured = _Structured(need, terms, taxonomy)
     values_of: dict[int, tuple[float, ...]] = {}
     keys: list[tuple[float, int, int]] = []
     w_sem, w_lex, w_ind, w_size, w_tags, w_dom = (share[name] for name in SIGNALS)
+    industry_of, size_of, tags_of = structured.industry, structured.size, structured.tags
+    domains, domain_neutral = terms.domains, NEUTRAL if not terms.domains else None
     for position, candidate in enumerate(candidates):
-        values = signals_of(candidate)
-        sem, lex, ind, size, tags, dom = values
+        # `signals`, inlined: this loop runs for every candidate.
+        sem, lex = candidate.semantic, candidate.lexical
+        sem = sem if 0.0 <= sem <= 1.0 else clip01(sem)
+        lex = lex if 0.0 <= lex <= 1.0 else clip01(lex)
+        ind = industry_of.get(candidate.industries)
+        if ind is None:
+            ind = structured.industry_value(candidate.industries)
+        size = size_of.get(candidate.sizes)
+        if size is None:
+            size = structured.size_value(candidate.sizes)
+        tags = tags_of.get(candidate.tags)
+        if tags is None:
+            tags = structured.tags_value(candidate.tags)
+        dom = domain_neutral if domain_neutral is not None else 1.0 if candidate.domain in domains else 0.0
         # The same additions in the same order as sum(parts.values()): equal scores stay equal.
         score = w_sem * sem + w_lex * lex + w_ind * ind + w_size * size + w_tags * tags + w_dom * dom
-        values_of[candidate.solution_id] = values
+        values_of[candidate.solution_id] = (sem, lex, ind, size, tags, dom)
         # Rounded keys: sums of the same parts in another order must not reorder ties.
-        keys.append((-round(clip01(score), 9), candidate.solution_id, position))
+        keys.append((-round(score if 0.0 <= score <= 1.0 else clip01(score), 9), candidate.solution_id, position))
     keys.sort()
     ordered = [candidates[position] for _, _, position in keys]
     out = []
@@ -453,54 +473,42 @@ def rank(
 _RELATIONS = ("unknown", "same", "related", "general", "other")
 
 
-def _signal_function(
-    need: NeedProfile, terms: _NeedTerms, taxonomy: Taxonomy
-) -> Callable[[Candidate], tuple[float, ...]]:
-    """`signals` for one need as a function of the candidate, in SIGNALS order. The structured signals
-    are remembered per distinct industries and sizes, the industry relation per industry code, and
-    canonical tag names per name (in the taxonomy's `Finders`)."""
-    found = finders(taxonomy)
-    relation_of: dict[str, str] = {}
-    industry: dict[tuple[str, ...], float] = {}
-    size: dict[tuple[str, ...], float] = {}
-    need_tags = terms.tags
-    need_domains = terms.domains
+class _Structured:
+    """The structured signals of candidates for one need, remembered per distinct industries, sizes
+    and tags (the industry relation also per industry code; canonical tag names per name, in the
+    taxonomy's `Finders`)."""
 
-    def industry_value(codes: tuple[str, ...]) -> float:
+    def __init__(self, need: NeedProfile, terms: _NeedTerms, taxonomy: Taxonomy) -> None:
+        self.need, self.terms, self.taxonomy = need, terms, taxonomy
+        self.found = finders(taxonomy)
+        self.relation_of: dict[str, str] = {}
+        self.industry: dict[tuple[str, ...], float] = {}
+        self.size: dict[tuple[str, ...], float] = {}
+        self.tags: dict[tuple[str, ...], float] = {}
+
+    def industry_value(self, codes: tuple[str, ...]) -> float:
+        """`Taxonomy.industry_fit`: the best relation of any listed industry (same > related > 通用 > other)."""
         listed = [code for code in codes if code]
         if not listed:
-            return INDUSTRY_FIT[taxonomy.industry_relation(need.industry, ())[0]]
-        best = len(_RELATIONS)
-        for code in listed:
-            relation = relation_of.get(code)
-            if relation is None:
-                relation = relation_of[code] = taxonomy.industry_relation(need.industry, (code,))[0]
-            best = min(best, _RELATIONS.index(relation))
-        return INDUSTRY_FIT[_RELATIONS[best]]
-
-    def values(candidate: Candidate) -> tuple[float, ...]:
-        industry_value_ = industry.get(candidate.industries)
-        if industry_value_ is None:
-            industry_value_ = industry[candidate.industries] = industry_value(candidate.industries)
-        size_value = size.get(candidate.sizes)
-        if size_value is None:
-            size_value = size[candidate.sizes] = size_fit(need.size, candidate.sizes)
-        if need_tags:
-            tag_value = len(need_tags & found.canonical_tags(candidate.tags)) / len(need_tags)
+            value = INDUSTRY_FIT[self.taxonomy.industry_relation(self.need.industry, ())[0]]
         else:
-            tag_value = NEUTRAL
-        if need_domains:
-            domain_value = 1.0 if candidate.domain in need_domains else 0.0
-        else:
-            domain_value = NEUTRAL
-        semantic, lexical = candidate.semantic, candidate.lexical
-        return (
-            min(1.0, max(0.0, semantic)) if isfinite(semantic) else 0.0,  # clip01, inlined
-            min(1.0, max(0.0, lexical)) if isfinite(lexical) else 0.0,
-            industry_value_,
-            size_value,
-            tag_value,
-            domain_value,
-        )
+            best = len(_RELATIONS)
+            for code in listed:
+                relation = self.relation_of.get(code)
+                if relation is None:
+                    relation = self.taxonomy.industry_relation(self.need.industry, (code,))[0]
+                    self.relation_of[code] = relation
+                best = min(best, _RELATIONS.index(relation))
+            value = INDUSTRY_FIT[_RELATIONS[best]]
+        self.industry[codes] = value
+        return value
 
-    return values
+    def size_value(self, sizes: tuple[str, ...]) -> float:
+        value = self.size[sizes] = size_fit(self.need.size, sizes)
+        return value
+
+    def tags_value(self, tags: tuple[str, ...]) -> float:
+        need_tags = self.terms.tags
+        value = len(need_tags & self.found.canonical_tags(tags)) / len(need_tags) if need_tags else NEUTRAL
+        self.tags[tags] = value
+        return value
