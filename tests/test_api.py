@@ -108,6 +108,24 @@ def test_every_call_with_a_key_is_logged_with_the_key(client, db, w):
     assert key_a.last_used_at is not None
 
 
+def test_a_key_can_be_issued_from_the_shell(app, client, db, w):
+    runner = app.test_cli_runner()
+    args = ["create-api-key", "--admin-email", w.admin.email, "--label", "脚本", "--reason", "手工契约测试"]
+    result = runner.invoke(args=[*args, "--role", "enterprise", "--owner-email", "api11@example.com"])
+    assert result.exit_code == 0, result.output
+    token = result.output.strip().splitlines()[-1]
+    assert client.get("/api/v1/needs", headers=bearer(token)).status_code == 200
+    entry = db.exec(select(AuditLog).where(AuditLog.action == "api_key.issue", AuditLog.reason == "手工契约测试")).one()
+    assert entry.actor_id == w.admin.id
+
+    before = db.exec(select(func.count()).select_from(ApiKey)).one()
+    for extra in (["--role", "provider", "--owner-email", "api11@example.com"], ["--role", "enterprise"]):
+        failed = runner.invoke(args=[*args, *extra])
+        assert failed.exit_code != 0 and "没有该" in failed.output
+    assert runner.invoke(args=[*args, "--role", "admin", "--admin-email", "api11@example.com"]).exit_code != 0
+    assert db.exec(select(func.count()).select_from(ApiKey)).one() == before
+
+
 def test_tokens_are_checked_whole(db, w):
     assert api_keys.authenticate(db, w.ent_a.token) is not None
     assert api_keys.authenticate(db, w.ent_a.token[:-1]) is None

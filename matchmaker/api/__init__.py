@@ -9,7 +9,10 @@ import logging
 from flask import Blueprint, Flask, Response, g, request
 from sqlmodel import Session
 
+from matchmaker.api import errors
+from matchmaker.api.cli import create_api_key_command
 from matchmaker.db import engine
+from matchmaker.extensions import csrf
 from matchmaker.services import api_keys
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -41,12 +44,9 @@ DEFAULTS = {
 
 
 def init_app(app: Flask) -> None:
-    from matchmaker.api import errors
-
     for key, value in DEFAULTS.items():
         app.config[key] = int(app.config.get(key, value))  # from the environment they arrive as text
-    from matchmaker.extensions import csrf
-
+    app.cli.add_command(create_api_key_command)
     csrf.exempt(bp)  # token-authenticated: no cookies, so nothing for a cross-site request to ride on
     errors.init_app(app)
     app.register_blueprint(bp)
