@@ -12,7 +12,7 @@ from matchmaker.api.registry import OPERATIONS
 from matchmaker.services import api_keys, whitelist
 from models import ApiCallLog, ApiKey, AuditLog, Docking, MatchResult, Need
 from tests.api_support import NEED_TEXT, bearer, draft_provider_solution, world
-from tests.conftest import post
+from tests.conftest import enterprise_form, login, post
 
 NEED = {"description": NEED_TEXT, "industry": "furniture"}
 
@@ -106,6 +106,18 @@ def test_every_call_with_a_key_is_logged_with_the_key(client, db, w):
     ]
     db.refresh(key_a)
     assert key_a.last_used_at is not None
+
+
+def test_only_admins_reach_the_key_pages(admin_client, app):
+    assert 'href="/admin/api-keys"' in admin_client.get("/admin/").get_data(as_text=True)
+    outsider = app.test_client()
+    assert outsider.get("/admin/api-keys").status_code == 302  # to the login page
+    assert (
+        post(outsider, "/auth/register/enterprise", enterprise_form(5), page="/auth/register/enterprise").status_code
+        == 302
+    )
+    assert login(outsider, "factory5@example.com").status_code == 302
+    assert outsider.get("/admin/api-keys").status_code == 403
 
 
 def test_a_key_can_be_issued_from_the_shell(app, client, db, w):
