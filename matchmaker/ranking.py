@@ -178,7 +178,8 @@ def signals(need: NeedProfile, terms: _NeedTerms, candidate: Candidate, taxonomy
 
 # --- explanation -----------------------------------------------------------------------------
 
-_CLAUSE_BREAK = re.compile(r"[，。；;、,！？!?：:\n\r]+")
+_CLAUSE_BREAK = re.compile(r"[，。；;,！？!?：:\n\r]+")
+_LIST_BREAK = re.compile(r"[，。；;、,！？!?：:\n\r]+")  # also splits 顿号 lists: a solution's items
 _CONTENT = re.compile(r"[\u3400-\u9fff\uf900-\ufaffA-Za-z0-9]")
 _ASCII_WORD = re.compile(r"[a-z0-9]+(?:[./\-+][a-z0-9]+)*")
 MIN_POINT_CHARS = 4  # a clause with fewer letters/characters than this says too little to cover
@@ -195,10 +196,11 @@ MIN_COVER_EVIDENCE = 2  # shared character pairs, or 2 per shared word / tag
 HAYSTACKS = 2048  # solutions whose modules and sentences stay analysed (a few kB each)
 
 
-def split_points(text: str, min_chars: int = MIN_POINT_CHARS) -> tuple[str, ...]:
-    """The need's points: its clauses, minus fragments too short to mean anything."""
+def split_points(text: str, min_chars: int = MIN_POINT_CHARS, breaks: re.Pattern = _CLAUSE_BREAK) -> tuple[str, ...]:
+    """The need's points: its clauses, each once, minus fragments too short to mean anything. A 顿号
+    list ("开料机、封边机、排钻都是单机作业") stays one point: its items share one predicate."""
     enough = _at_least(min_chars)
-    return tuple(p for p in map(str.strip, _CLAUSE_BREAK.split(text)) if enough(p))
+    return tuple(dict.fromkeys(p for p in map(str.strip, breaks.split(text)) if enough(p)))
 
 
 @lru_cache(maxsize=8)
@@ -311,7 +313,7 @@ def _haystack(found: Finders, modules: tuple[str, ...], title: str, text: str) -
     """A solution's haystack, kept for the solutions explained most recently: the same solutions
     come up for need after need, and reading one costs about as much as scoring 20 candidates."""
     # A solution's short list items ("封边机") still name what it covers.
-    sentences = split_points("\n".join(t for t in (title, text) if t), min_chars=2)
+    sentences = split_points("\n".join(t for t in (title, text) if t), min_chars=2, breaks=_LIST_BREAK)
     return _Haystack(modules, sentences, found)
 
 

@@ -181,7 +181,14 @@ def test_explanation_names_industry_size_and_shared_tags():
 
 def test_split_points_uses_clause_breaks_and_drops_short_fragments():
     text = "车间设备都是单机作业，老板想在手机上看稼动率；好的\n还想做排产、报表。"
-    assert split_points(text) == ("车间设备都是单机作业", "老板想在手机上看稼动率", "还想做排产")
+    assert split_points(text) == ("车间设备都是单机作业", "老板想在手机上看稼动率", "还想做排产、报表")
+
+
+def test_split_points_keeps_each_point_once():
+    assert split_points("开料机、封边机都是单机作业\n开料机、封边机都是单机作业，想上MES") == (
+        "开料机、封边机都是单机作业",
+        "想上MES",
+    )
 
 
 def test_each_need_point_gets_its_best_module_or_uncovered():

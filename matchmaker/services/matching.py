@@ -17,8 +17,11 @@ from models import MatchResult, Need, Provider, ProviderStatus, Solution, Soluti
 
 def need_profile(need: Need) -> NeedProfile:
     """What the ranker sees of a need: its words, its company's industry and size, the confirmed tags."""
+    title = need.title.rstrip("…")
+    # A title taken from the description's first sentence would count that sentence twice.
+    text = need.description if need.description.startswith(title) else f"{need.title}\n{need.description}"
     return NeedProfile(
-        text=f"{need.title}\n{need.description}",
+        text=text,
         industry=need.industry or None,
         size=need.size_class or None,
         domains=tuple(need.domains),
