@@ -92,6 +92,8 @@ def test_the_docking_journey_from_one_click_need_to_accepted_delivery(new_page, 
     provider = new_page()
     login(provider, demo_provider_emails()[asked[0]])
     provider.goto("/inbox/pushed")
+    pushed = provider.locator("main").inner_text()
+    assert "排钻都是单机作业" in pushed and "坪山演示家具厂2" not in pushed  # the need, without who posted it
     shot(provider, "05-provider-pushed-needs")
     provider.get_by_role("link", name="我的对接").first.click()
     provider.locator("main table a").first.click()
