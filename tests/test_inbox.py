@@ -2,7 +2,6 @@
 or marking them read; nobody sees or touches another user's notifications."""
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from flask import Flask
@@ -10,21 +9,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from matchmaker.db import engine
 from matchmaker.services.notifications import notify
 from models import Notification, OutboxMail, User
 from tests.conftest import enterprise_form, login, post, provider_form
 
 NAV_BADGE = re.compile(r'消息<strong>（(\d+)<span class="skip"> 条未读</span>）</strong></a>')
-
-
-@pytest.fixture
-def db(app: Flask) -> Iterator[Session]:
-    """A session outside any app context, so that the two test clients below do not share `g`."""
-    with app.app_context():
-        db_engine = engine()
-    with Session(db_engine, expire_on_commit=False) as session:
-        yield session
 
 
 def signed_in(app: Flask, kind: str, serial: int) -> FlaskClient:

@@ -1,7 +1,6 @@
 """Precise push (精准推送): who is told about a need or a solution, within which caps, and what a
 provider may see of a pushed need (never the enterprise's identity or contact details)."""
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -90,14 +89,6 @@ def db_engine(app: Flask) -> Engine:
 def index(app: Flask) -> SearchIndex:
     with app.app_context():
         return search_index()
-
-
-@pytest.fixture
-def db(db_engine: Engine) -> Iterator[Session]:
-    """A session outside any app context: with one pushed, Flask would share `g` (and with it the
-    logged-in user) between the requests of the several test clients these tests use."""
-    with Session(db_engine, expire_on_commit=False) as session:
-        yield session
 
 
 def make_enterprise(db: Session, serial: int, industry: str = "furniture") -> Enterprise:
