@@ -6,6 +6,7 @@ name and contact details are never loaded for these pages.
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 
 from matchmaker.db import get_session
 from matchmaker.errors import ServiceError
@@ -26,10 +27,17 @@ def _require_login():
 
 @bp.app_context_processor
 def _unread_count() -> dict:
-    """`inbox_unread` for the navigation bar: one count query per page for a signed-in user."""
+    """`inbox_unread` for the navigation bar: one count query per page for a signed-in user.
+
+    Every page renders it, error pages too: after a failed transaction (the very reason for a 500
+    page) the count is left out rather than turning the Chinese error page into a second failure.
+    """
     if not current_user.is_authenticated:
         return {"inbox_unread": 0}
-    return {"inbox_unread": notifications.unread_count(get_session(), current_user.id)}
+    try:
+        return {"inbox_unread": notifications.unread_count(get_session(), current_user.id)}
+    except SQLAlchemyError:
+        return {"inbox_unread": 0}
 
 
 def _safe_link(link: str) -> str | None:

@@ -6,11 +6,13 @@ import re
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_login import current_user
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from matchmaker.db import get_session
 from matchmaker.services.notifications import notify
-from models import Notification, OutboxMail, User
+from models import Notification, OutboxMail, Role, User
 from tests.conftest import enterprise_form, login, post, provider_form
 
 NAV_BADGE = re.compile(r'消息<strong>（(\d+)<span class="skip"> 条未读</span>）</strong></a>')
@@ -131,3 +133,19 @@ def test_notification_text_is_escaped(app, db):
     tell(db, user_id(db, "factory1@example.com"), "<script>alert(1)</script>")
     page = factory.get("/inbox/").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+
+
+def test_the_error_page_after_a_failed_transaction_is_still_the_chinese_one(app):
+    """The unread count is on every page, the 500 page too: a failed transaction must not break it."""
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    @app.route("/test-failing-write")
+    def failing_write():
+        assert current_user.is_authenticated
+        session = get_session()
+        session.add(User(email="factory1@example.com", password_hash="-", role=Role.enterprise, display_name="重复"))
+        session.flush()  # IntegrityError: the e-mail is taken; the session now needs a rollback
+
+    factory = signed_in(app, "enterprise", 1)
+    response = factory.get("/test-failing-write")
+    assert response.status_code == 500 and "系统繁忙" in response.get_data(as_text=True)
