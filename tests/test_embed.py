@@ -1,6 +1,7 @@
 """The embeddable widget: matches for one text box, anonymous, cookie-free, framed only where allowed."""
 
 import re
+import threading
 import uuid
 
 import pytest
@@ -95,3 +96,60 @@ def test_the_script_that_creates_the_iframe(client):
     script = response.get_data(as_text=True)
     assert 'new URL("need", script.src)' in script and 'createElement("iframe")' in script
     assert client.get("/static/embed/embed.css").status_code == 200
+
+
+@pytest.mark.e2e
+def test_a_portal_page_on_another_origin_embeds_the_widget_with_the_script_tag(app, db):
+    """In Chromium: the script tag on the portal creates the iframe, a search shows matches, no cookie is
+    set; the same page served from an origin not in MATCHMAKER_EMBED_ORIGINS gets a blocked frame."""
+    from pathlib import Path
+
+    from werkzeug.serving import make_server
+    from werkzeug.wrappers import Response
+
+    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: `make browser` installs it")
+    catalogue(db)
+    page_html = {"body": ""}
+    portal = make_server(
+        "127.0.0.1", 0, lambda env, start: Response(page_html["body"], mimetype="text/html")(env, start)
+    )
+    platform_app = create_app(dict(app.config) | {"MATCHMAKER_EMBED_ORIGINS": f"http://localhost:{portal.server_port}"})
+    platform = make_server("127.0.0.1", 0, platform_app, threaded=True)
+    page_html["body"] = (
+        '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>门户</title></head><body>'
+        '<h1>区数字化转型公共服务平台</h1><div id="slot"></div>'
+        f'<script src="http://127.0.0.1:{platform.server_port}/embed/widget.js" data-target="#slot" async></script>'
+        "</body></html>"
+    )
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in (portal, platform)]
+    for thread in threads:
+        thread.start()
+    from playwright.sync_api import sync_playwright
+
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            allowed = browser.new_page(locale="zh-CN")
+            allowed.goto(f"http://localhost:{portal.server_port}/")
+            widget = allowed.frame_locator("#slot iframe")
+            widget.get_by_label("用一句话描述您的数字化需求").fill(NEED_TEXT)
+            widget.get_by_role("button", name="匹配服务方案").click()
+            widget.get_by_role("heading", name=IOT.title, exact=False).wait_for(timeout=20_000)
+            assert allowed.context.cookies() == []
+
+            refused = browser.new_page()
+            messages: list[str] = []
+            refused.on("console", lambda message: messages.append(message.text))
+            refused.goto(f"http://127.0.0.1:{portal.server_port}/")  # same page, an origin not on the list
+            refused.wait_for_selector("#slot iframe")
+            refused.wait_for_timeout(1000)
+            assert any("frame-ancestors" in text for text in messages), messages
+            browser.close()
+    finally:
+        portal.shutdown()
+        platform.shutdown()
+        with platform_app.app_context():
+            engine().dispose()
