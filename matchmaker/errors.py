@@ -1,6 +1,6 @@
 """Domain errors raised by services and the Chinese error pages."""
 
-from flask import Flask, render_template
+from flask import Flask, g, render_template
 from flask_wtf.csrf import CSRFError
 
 
@@ -25,6 +25,10 @@ _PAGES = {
 
 def _render(code: int, detail: str | None = None):
     title, message = _PAGES[code]
+    if code >= 500 and "db_session" in g:
+        # The failed request may have left its transaction broken; the page itself reads the
+        # database (the logged-in user, the unread count), so start it on a clean one.
+        g.db_session.rollback()
     return render_template("errors.html", code=code, title=title, message=detail or message), code
 
 
