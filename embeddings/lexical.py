@@ -349,10 +349,9 @@ class LexicalIndex:
         hits = np.flatnonzero(scores > 0)
         if len(hits) > k:
             hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]
-        ranked = sorted(
-            zip(self._slot_ids[hits].tolist(), scores[hits].tolist(), strict=True), key=lambda hit: (-hit[1], hit[0])
-        )
-        return [(id_, min(score, 1.0)) for id_, score in ranked]
+        ids, found = self._slot_ids[hits], scores[hits]
+        order = np.lexsort((ids, -found))  # best first, ties by id
+        return list(zip(ids[order].tolist(), np.minimum(found[order], 1.0).tolist(), strict=True))
 
     def _scores_of(self, scores: np.ndarray | None, ids: Iterable[int]) -> dict[int, float]:
         ids = [int(i) for i in ids]

@@ -430,7 +430,7 @@ def rank(
     values_of: dict[int, tuple[float, ...]] = {}
     keys: list[tuple[float, int, int]] = []
     w_sem, w_lex, w_ind, w_size, w_tags, w_dom = (share[name] for name in SIGNALS)
-    industry_of, size_of, tags_of = structured.industry, structured.size, structured.tags
+    industry_of, size_of, tags_value = structured.industry, structured.size, structured.tags_value
     domains, domain_neutral = terms.domains, NEUTRAL if not terms.domains else None
     for position, candidate in enumerate(candidates):
         # `signals`, inlined: this loop runs for every candidate.
@@ -443,9 +443,7 @@ def rank(
         size = size_of.get(candidate.sizes)
         if size is None:
             size = structured.size_value(candidate.sizes)
-        tags = tags_of.get(candidate.tags)
-        if tags is None:
-            tags = structured.tags_value(candidate.tags)
+        tags = tags_value(candidate.tags)
         dom = domain_neutral if domain_neutral is not None else 1.0 if candidate.domain in domains else 0.0
         # The same additions in the same order as sum(parts.values()): equal scores stay equal.
         score = w_sem * sem + w_lex * lex + w_ind * ind + w_size * size + w_tags * tags + w_dom * dom
@@ -476,31 +474,32 @@ _RELATIONS = ("unknown", "same", "related", "general", "other")
 
 
 class _Structured:
-    """The structured signals of candidates for one need, remembered per distinct industries, sizes
-    and tags (the industry relation also per industry code; canonical tag names per name, in the
-    taxonomy's `Finders`)."""
+    """The structured signals of candidates for one need, remembered per distinct industries and
+    sizes; the industry relation per industry code, and per tag name the need's tags it stands for."""
 
     def __init__(self, need: NeedProfile, terms: _NeedTerms, taxonomy: Taxonomy) -> None:
         self.need, self.terms, self.taxonomy = need, terms, taxonomy
         self.found = finders(taxonomy)
-        self.relation_of: dict[str, str] = {}
+        self.relation_of: dict[str, int] = {}  # industry code -> its relation's place in _RELATIONS
         self.industry: dict[tuple[str, ...], float] = {}
         self.size: dict[tuple[str, ...], float] = {}
-        self.tags: dict[tuple[str, ...], float] = {}
+        self.wanted_of: dict[str, frozenset[str]] = {}  # tag name -> the need's tags among its canonical names
 
     def industry_value(self, codes: tuple[str, ...]) -> float:
         """`Taxonomy.industry_fit`: the best relation of any listed industry (same > related > 通用 > other)."""
-        listed = [code for code in codes if code]
-        if not listed:
+        best = None
+        for code in codes:
+            if not code:
+                continue
+            relation = self.relation_of.get(code)
+            if relation is None:
+                relation = _RELATIONS.index(self.taxonomy.industry_relation(self.need.industry, (code,))[0])
+                self.relation_of[code] = relation
+            if best is None or relation < best:
+                best = relation
+        if best is None:
             value = INDUSTRY_FIT[self.taxonomy.industry_relation(self.need.industry, ())[0]]
         else:
-            best = len(_RELATIONS)
-            for code in listed:
-                relation = self.relation_of.get(code)
-                if relation is None:
-                    relation = self.taxonomy.industry_relation(self.need.industry, (code,))[0]
-                    self.relation_of[code] = relation
-                best = min(best, _RELATIONS.index(relation))
             value = INDUSTRY_FIT[_RELATIONS[best]]
         self.industry[codes] = value
         return value
@@ -509,8 +508,16 @@ class _Structured:
         value = self.size[sizes] = size_fit(self.need.size, sizes)
         return value
 
-    def tags_value(self, tags: tuple[str, ...]) -> float:
+    def tags_value(self, tags: Iterable[str]) -> float:
+        """`tag_overlap` of the need's tags and the candidate's (canonical) tags."""
         need_tags = self.terms.tags
-        value = len(need_tags & self.found.canonical_tags(tags)) / len(need_tags) if need_tags else NEUTRAL
-        self.tags[tags] = value
-        return value
+        if not need_tags:
+            return NEUTRAL
+        shared: frozenset[str] | None = None
+        for name in tags:
+            wanted = self.wanted_of.get(name)
+            if wanted is None:
+                wanted = self.wanted_of[name] = need_tags.intersection(self.found.canonical(name))
+            if wanted:
+                shared = wanted if shared is None else shared | wanted
+        return len(shared) / len(need_tags) if shared else 0.0

@@ -91,16 +91,20 @@ class Finders:
         self._tag_matcher = taxonomy.tag_matcher
         self._canonical: dict[str, tuple[str, ...]] = {}
 
+    def canonical(self, name: str) -> tuple[str, ...]:
+        """The canonical tag names `name` stands for: itself (stripped) when the taxonomy does not know it."""
+        canonical = self._canonical.get(name)
+        if canonical is None:
+            canonical = tuple(n for n in self._tag_matcher.lookup(name) or (name.strip(),) if n)
+            if len(self._canonical) < self.MAX_NAMES:
+                self._canonical[name] = canonical
+        return canonical
+
     def canonical_tags(self, names: Iterable[str]) -> frozenset[str]:
         """`Taxonomy.canonical_tags`, remembering each name's answer."""
         out: set[str] = set()
         for name in names:
-            canonical = self._canonical.get(name)
-            if canonical is None:
-                canonical = tuple(n for n in self._tag_matcher.lookup(name) or (name.strip(),) if n)
-                if len(self._canonical) < self.MAX_NAMES:
-                    self._canonical[name] = canonical
-            out.update(canonical)
+            out.update(self._canonical.get(name) or self.canonical(name))
         return frozenset(out)
 
 
