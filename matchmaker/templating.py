@@ -1,6 +1,6 @@
 """Jinja filters and globals: Chinese labels for codes, so templates never show a raw code."""
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 
 from flask import Flask, g
 
@@ -21,6 +21,19 @@ PROVIDER_STATUS_LABELS = {
 APPEAL_STATUS_LABELS = {"pending": "待处理", "upheld": "申诉成立", "dismissed": "申诉驳回"}
 SOLUTION_STATUS_LABELS = {"draft": "草稿", "published": "已发布", "withdrawn": "已撤回"}
 NEED_STATUS_LABELS = {"open": "对接中", "closed": "已关闭"}
+BEIJING = timezone(timedelta(hours=8), "北京时间")
+AUDIT_LABELS = {
+    "export.needs": "导出需求清单",
+    "export.providers": "导出服务商名录",
+    "export.solutions": "导出解决方案",
+    "export.dockings": "导出对接记录",
+    "import.catalogue": "批量导入服务商与方案",
+    "api_key.issue": "签发 API 密钥",
+    "api_key.revoke": "吊销 API 密钥",
+    "dashboard.rank": "批量计算匹配",
+}
+_TAXONOMY_VERBS = {"create": "新增", "update": "修改", "delete": "删除"}
+_TAXONOMY_KINDS = {"industry": "行业", "domain": "服务领域", "tag": "能力标签"}
 SIGNAL_LABELS = {
     "semantic": "语义相似度",
     "lexical": "关键词匹配",
@@ -48,9 +61,24 @@ def _label(mapping: dict[str, str]):
 
 
 def _when(value: datetime | date | None) -> str:
+    """Dates as they are; times in Beijing time (stored in UTC; SQLite returns them without a zone)."""
     if value is None:
         return ""
-    return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else value.strftime("%Y-%m-%d")
+    if not isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d")
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+
+
+def _audit_action(action: str) -> str:
+    """An audit action ("whitelist.approve", "taxonomy.tag.update", "export.needs") in Chinese."""
+    area, _, rest = action.partition(".")
+    if area == "whitelist":
+        return ACTION_LABELS.get(rest, rest) if rest != "import" else "导入服务商"
+    if area == "taxonomy":
+        kind, _, verb = rest.partition(".")
+        return f"{_TAXONOMY_VERBS.get(verb, verb)}{_TAXONOMY_KINDS.get(kind, kind)}"
+    return AUDIT_LABELS.get(action, action)
 
 
 def init_app(app: Flask) -> None:
@@ -67,4 +95,5 @@ def init_app(app: Flask) -> None:
         appeal_status=_label(APPEAL_STATUS_LABELS),
         signal=_label(SIGNAL_LABELS),
         when=_when,
+        audit_action=_audit_action,
     )

@@ -119,3 +119,18 @@ def test_review_page_shows_the_full_record(admin_client, db):
     page = admin_client.get(f"/admin/providers/{provider.id}").get_data(as_text=True)
     assert "某汽配厂MES上线" in page and "批准入库" in page and "驳回申请" in page
     assert admin_client.get("/admin/providers/99999").status_code == 404
+
+
+def test_audit_log_names_every_kind_of_action_in_chinese_and_shows_beijing_time(admin_client, db):
+    from datetime import UTC, datetime
+
+    from models import AuditLog
+
+    stamp = datetime(2026, 11, 26, 16, 30, tzinfo=UTC)  # 00:30 the next day in Beijing
+    for action in ("whitelist.approve", "taxonomy.tag.update", "export.needs", "api_key.revoke"):
+        db.add(AuditLog(action=action, target_type="x", reason="测试", created_at=stamp))
+    db.commit()
+    html = admin_client.get("/admin/audit").get_data(as_text=True)
+    for label in ("批准入库", "修改能力标签", "导出需求清单", "吊销 API 密钥"):
+        assert label in html
+    assert "2026-11-27 00:30" in html
