@@ -4,9 +4,10 @@ Idempotent: rows are matched by natural keys (codes, 统一社会信用代码, t
 creates nothing new.
 """
 
+import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from sqlmodel import Session, select
@@ -27,6 +28,7 @@ from models import (
     SuccessCase,
     User,
     WhitelistEvent,
+    utcnow,
 )
 from models.validation import size_class
 
@@ -139,6 +141,16 @@ def _provider(session: Session, row: dict, admin: User, report: SeedReport) -> N
         report.created["solutions"] = report.created.get("solutions", 0) + len(added)
 
 
+DEMO_HISTORY_DAYS = 180
+
+
+def _demo_posting_time(title: str) -> datetime:
+    """A posting time within the last six months, fixed per need title, so that the dashboard's
+    monthly charts have a history to show (real needs get the time they are posted)."""
+    spread = int(hashlib.sha256(title.encode("utf-8")).hexdigest()[:8], 16)
+    return utcnow() - timedelta(days=spread % DEMO_HISTORY_DAYS, minutes=spread % 600)
+
+
 def _enterprise(session: Session, row: dict, report: SeedReport) -> None:
     enterprise = session.exec(select(Enterprise).where(Enterprise.credit_code == row["credit_code"])).first()
     if enterprise is None:
@@ -153,6 +165,7 @@ def _enterprise(session: Session, row: dict, report: SeedReport) -> None:
     known_needs = set(session.exec(select(Need.title).where(Need.enterprise_id == enterprise.id)))
     for need in row.get("needs", []):
         if need["title"] not in known_needs:
+            posted = _demo_posting_time(need["title"])
             session.add(
                 Need.model_validate(
                     need
@@ -160,6 +173,8 @@ def _enterprise(session: Session, row: dict, report: SeedReport) -> None:
                         "enterprise_id": enterprise.id,
                         "industry": need.get("industry", enterprise.industry),
                         "size_class": enterprise.size_class,
+                        "created_at": posted,
+                        "updated_at": posted,
                     }
                 )
             )
