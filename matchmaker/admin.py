@@ -7,6 +7,7 @@ from flask_login import current_user
 from sqlalchemy import func
 from sqlmodel import select
 
+from matchmaker import delivery
 from matchmaker.auth import guard_blueprint
 from matchmaker.db import engine, get_session
 from matchmaker.errors import ServiceError
@@ -106,6 +107,7 @@ def decide(provider_id: int):
             attach_service_error(form, error)
         else:
             search_index().refresh(engine())
+            delivery.push_after_listing(provider_id)
             flash(f"已执行“{whitelist.ACTION_LABELS[form.action.data]}”，服务商已收到通知", "success")
             return redirect(url_for("admin.provider_detail", provider_id=provider_id))
     return provider_detail(provider_id, form=form), 400
@@ -139,6 +141,7 @@ def decide_appeal(appeal_id: int):
             attach_service_error(form, error)
         else:
             search_index().refresh(engine())
+            delivery.push_after_listing(provider_id)
             flash("申诉已处理，服务商已收到通知", "success")
             return redirect(url_for("admin.provider_detail", provider_id=provider_id))
     elif not form.errors:

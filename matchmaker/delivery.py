@@ -21,12 +21,12 @@ from collections.abc import Sequence
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from matchmaker.db import engine, get_session
 from matchmaker.search import search_index
 from matchmaker.services import mail, push
-from models import MatchResult, Need, Solution, utcnow
+from models import MatchResult, Need, Provider, ProviderStatus, Solution, SolutionStatus, utcnow
 
 
 def push_after_need(need: Need, results: Sequence[MatchResult]) -> None:
@@ -50,6 +50,19 @@ def push_after_solution(solution_id: int) -> None:
     except Exception:  # noqa: BLE001 - as above
         session.rollback()
         current_app.logger.exception("precise push of solution %s failed; the solution stays saved", solution_id)
+
+
+def push_after_listing(provider_id: int) -> None:
+    """A provider (re)entered the whitelist: its published solutions are news to open needs."""
+    session = get_session()
+    provider = session.get(Provider, provider_id)
+    if provider is None or provider.status != ProviderStatus.approved:
+        return
+    published = session.exec(
+        select(Solution.id).where(Solution.provider_id == provider_id, Solution.status == SolutionStatus.published)
+    ).all()
+    for solution_id in published:
+        push_after_solution(solution_id)
 
 
 class OutboxThread:

@@ -441,3 +441,17 @@ def test_unlisted_providers_and_closed_needs_push_nothing(db, db_engine, index, 
     whitelist.decide(db, vendor.id, "suspend", None, "资质过期，暂停")
     assert push_solution(db, db_engine, index, db.get(Solution, solution.id), T0, caps) == []
     assert records(db, SOLUTION_TO_ENTERPRISE) == []
+
+
+def test_a_provider_let_back_onto_the_whitelist_is_pushed_to_the_needs_it_serves(app, db, two_needs, admin_client):
+    """Suspended while its solution was published; reinstating it pushes that solution at once."""
+    app.config["MATCHMAKER_PUSH_THRESHOLD"] = 0.0
+    vendor = make_provider(db, 601)
+    solution = make_solution(db, vendor)
+    whitelist.decide(db, vendor.id, "suspend", None, "资料核查期间暂停")
+    assert records(db, SOLUTION_TO_ENTERPRISE) == []
+    page = f"/admin/providers/{vendor.id}"
+    response = post(admin_client, f"{page}/decide", {"action": "reinstate", "reason": "核查通过"}, page=page)
+    assert response.status_code == 302
+    [record] = records(db, SOLUTION_TO_ENTERPRISE)
+    assert (record.solution_id, record.need_id) == (solution.id, two_needs["iot"].id)
