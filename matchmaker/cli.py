@@ -9,6 +9,7 @@ from flask.cli import with_appcontext
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from matchmaker import backup
 from matchmaker.db import engine
 from matchmaker.errors import ServiceError
 from models import create_tables
@@ -127,3 +128,4 @@ def init_app(app: Flask) -> None:
     commands = (init_db_command, seed_command, demo_logins_command, create_admin_command)
     for command in (*commands, reindex_command, evaluate_command, whitelist_sweep_command):
         app.cli.add_command(command)
+    backup.init_app(app)  # backup, restore
