@@ -12,6 +12,7 @@ FLASK := $(BIN)/flask --app matchmaker
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip  # the venv's bundled pip has known advisories (make audit)
 
 install: $(BIN)/python
 	$(BIN)/pip install -q -e '.[postgres]'
