@@ -6,13 +6,29 @@ not retrieve it), and `ranking.rank` orders them. The web app feeds the engine f
 (with the vectors it stored), the evaluation from the labelled file; both match through this class.
 """
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from embeddings import Encoder, LexicalIndex, VectorIndex
-from matchmaker.ranking import DEFAULT_WEIGHTS, Candidate, NeedProfile, RankedMatch, Weights, rank
+from matchmaker.ranking import (
+    DEFAULT_WEIGHTS,
+    EXPOSURE_PER_PROVIDER,
+    EXPOSURE_TOP,
+    FEATURES,
+    BatchScorer,
+    Candidate,
+    NeedProfile,
+    RankedMatch,
+    Weights,
+    _NeedTerms,
+    need_terms,
+    rank,
+    solution_features,
+    solution_scans,
+)
 from matchmaker.tagging import suggest
 from matchmaker.taxonomy import Taxonomy
 
@@ -20,6 +36,8 @@ from matchmaker.taxonomy import Taxonomy
 # labelled answers at k = 20, 99% at 30 and all at 50; 100 leaves room for a larger corpus while a
 # match stays fast (measured with USE on one core: ~8 ms at 60 solutions, ~22 ms at 50 000).
 DEFAULT_K = 100
+_SPARE_ROWS = 4096  # rows of replaced or removed solutions tolerated beyond as many as there are live ones
+_MARGIN = 1e-8  # rank compares scores rounded to 9 places: a candidate left out must score clearly below
 
 
 @dataclass(frozen=True)
@@ -47,6 +65,12 @@ def doc_text(doc: SolutionDoc) -> str:
     return "\n".join(line.strip() for line in lines if line and line.strip())
 
 
+def _text(doc: SolutionDoc) -> str:
+    """What a Candidate carries as the solution's text: summary and description."""
+    summary, description = doc.summary, doc.description
+    return f"{summary}\n{description}" if summary and description else summary or description
+
+
 class MatchEngine:
     """Solutions held in a vector index, a lexical index and a dict; `match` ranks them for a need.
 
@@ -60,6 +84,12 @@ class MatchEngine:
         self._vectors = VectorIndex(encoder.dim)
         self._lexical = LexicalIndex()
         self._docs: dict[int, SolutionDoc] = {}
+        # Each solution's structured attributes as a FEATURES row, for scoring all candidates at once.
+        self._features = np.zeros(0, dtype=FEATURES)
+        self._row_of: dict[int, int] = {}
+        self._rows = 0
+        self._batch = True  # False once a solution's features do not fit (a taxonomy too large)
+        self._scans: dict[int, bytes] = {}  # `ranking.solution_scans` per solution
 
     def __len__(self) -> int:
         return len(self._docs)
@@ -94,7 +124,27 @@ class MatchEngine:
         self._vectors.upsert(ids, vectors)
         self._lexical.upsert(ids, [doc_text(doc) for doc in docs])
         for doc in docs:
-            self._docs[doc.id] = self._tagged(doc)
+            self._docs[doc.id] = tagged = self._tagged(doc)
+            self._add_features(tagged)
+            self._scans[doc.id] = solution_scans(tagged.modules, tagged.title, _text(tagged), self.taxonomy)
+
+    def _add_features(self, doc: SolutionDoc) -> None:
+        features = solution_features(doc.industries, doc.sizes, doc.tags, self.taxonomy) if self._batch else None
+        if features is None:
+            self._batch = False
+            return
+        if self._rows > 2 * len(self._row_of) + _SPARE_ROWS:  # rows of replaced and removed solutions: compact
+            live = list(self._row_of.items())
+            self._features = self._features[[row for _, row in live]]
+            self._row_of = {id_: row for row, (id_, _) in enumerate(live)}
+            self._rows = len(live)
+        if self._rows == len(self._features):
+            grown = np.zeros(max(1024, 2 * self._rows), dtype=FEATURES)
+            grown[: self._rows] = self._features[: self._rows]
+            self._features = grown
+        self._features[self._rows] = features
+        self._row_of[doc.id] = self._rows
+        self._rows += 1
 
     def _tagged(self, doc: SolutionDoc) -> SolutionDoc:
         if doc.tags:
@@ -107,16 +157,24 @@ class MatchEngine:
         self._lexical.remove(ids)
         for id_ in ids:
             self._docs.pop(id_, None)
+            self._row_of.pop(id_, None)
+            self._scans.pop(id_, None)
 
     def candidates(self, need: NeedProfile, k: int = DEFAULT_K) -> list[Candidate]:
         """The union of both indexes' top `k` for the need, each with both retrieval scores."""
         if not self._docs:
             return []
-        query = self.encoder.encode([need.text])[0]
+        ids, semantic, lexical = self._retrieve(need, k)
+        return self._candidates(ids, semantic, lexical)
+
+    def _retrieve(self, need: NeedProfile, k: int) -> tuple[list[int], list[float], dict[int, float]]:
+        """The ids `candidates` returns, in order, with their cosines (a list in that order) and lexical scores."""
+        query = np.asarray(self.encoder.encode([need.text])[0], dtype=np.float32)
         semantic_ids = [i for i, _ in self._vectors.search(query, k)]
         lexical_hits, lexical = self._lexical.lookup(need.text, k, semantic_ids)
         lexical.update(lexical_hits)
-        return self._scored(need, query, sorted(lexical), lexical)
+        ids = sorted(lexical)
+        return ids, self._cosines(query, ids), lexical
 
     def all_candidates(self, need: NeedProfile) -> list[Candidate]:
         """Every solution as a candidate (what the evaluation's single-signal baselines rank)."""
@@ -125,18 +183,17 @@ class MatchEngine:
 
     def score(self, need: NeedProfile, query: np.ndarray, ids: Sequence[int]) -> list[Candidate]:
         """`ids` as candidates for the need whose text encodes to `query`."""
-        return self._scored(need, query, ids, self._lexical.scores(need.text, ids))
-
-    def _scored(
-        self, need: NeedProfile, query: np.ndarray, ids: Sequence[int], lexical: dict[int, float]
-    ) -> list[Candidate]:
         query = np.asarray(query, dtype=np.float32)
-        semantic = (self._vectors.vectors(ids) @ query / (float(np.linalg.norm(query)) or 1.0)).tolist()
-        docs = self._docs
+        return self._candidates(ids, self._cosines(query, ids), self._lexical.scores(need.text, ids))
+
+    def _cosines(self, query: np.ndarray, ids: Sequence[int]) -> list[float]:
+        return (self._vectors.vectors(ids) @ query / (float(np.linalg.norm(query)) or 1.0)).tolist()
+
+    def _candidates(self, ids: Sequence[int], semantic: Sequence[float], lexical: dict[int, float]) -> list[Candidate]:
+        docs, scans = self._docs, self._scans
         out = []
         for id_, cosine in zip(ids, semantic, strict=True):
             doc = docs[id_]
-            summary, description = doc.summary, doc.description
             out.append(
                 Candidate(
                     id_,
@@ -149,11 +206,61 @@ class MatchEngine:
                     doc.tags,
                     cosine,
                     lexical[id_],
-                    f"{summary}\n{description}" if summary and description else summary or description,
+                    _text(doc),
+                    scans.get(id_),
                 )
             )
         return out
 
     def match(self, need: NeedProfile, top_n: int = 10, k: int = DEFAULT_K) -> list[RankedMatch]:
-        """The top `top_n` solutions for `need`, ranked and explained."""
-        return rank(need, self.candidates(need, k), self.taxonomy, self.weights, top_n)
+        """The top `top_n` solutions for `need`, ranked and explained: `rank` over `candidates`."""
+        if not self._docs:
+            return []
+        ids, semantic, lexical = self._retrieve(need, k)
+        terms = need_terms(need, self.taxonomy)
+        ranked = self._rank_the_best(need, terms, ids, semantic, lexical, top_n)
+        if ranked is not None:
+            return ranked
+        candidates = self._candidates(ids, semantic, lexical)
+        return rank(need, candidates, self.taxonomy, self.weights, top_n, terms=terms)
+
+    def _rank_the_best(
+        self,
+        need: NeedProfile,
+        terms: _NeedTerms,
+        ids: list[int],
+        semantic: list[float],
+        lexical: dict[int, float],
+        top_n: int,
+    ) -> list[RankedMatch] | None:
+        """`rank` over only the best-scoring candidates, when that gives the same answer; else None.
+
+        All candidates are scored at once (`BatchScorer`: the same floats as `rank`), and only those
+        scoring at least the (top_n + 2 * EXPOSURE_TOP)-th best become Candidates and are ranked. Those
+        left out score below every one kept, so they could only matter if the exposure cap ran out of
+        solutions of other providers for the first places: kept only when the kept ones can fill them.
+        """
+        kept = top_n + 2 * EXPOSURE_TOP
+        if not self._batch or top_n <= 0 or len(ids) <= 2 * kept:
+            return None
+        scorer = BatchScorer(need, terms, self.taxonomy, self.weights)
+        if not scorer.usable:
+            return None
+        docs = self._docs
+        features = self._features[[self._row_of[i] for i in ids]]
+        domains = terms.domains
+        in_domains = np.fromiter((docs[i].domain in domains for i in ids), dtype=bool, count=len(ids))
+        scores = scorer.scores(
+            np.asarray(semantic, dtype=np.float64),
+            np.fromiter((lexical[i] for i in ids), dtype=np.float64, count=len(ids)),
+            features,
+            in_domains,
+            lambda position: docs[ids[position]].tags,
+        )
+        threshold = np.partition(scores, len(scores) - kept)[len(scores) - kept]
+        chosen = np.flatnonzero(scores >= threshold - _MARGIN).tolist()
+        providers = Counter(docs[ids[position]].provider_id for position in chosen)
+        if sum(min(count, EXPOSURE_PER_PROVIDER) for count in providers.values()) < EXPOSURE_TOP:
+            return None
+        candidates = self._candidates([ids[p] for p in chosen], [semantic[p] for p in chosen], lexical)
+        return rank(need, candidates, self.taxonomy, self.weights, top_n, terms=terms)

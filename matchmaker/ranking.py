@@ -20,10 +20,14 @@ keep the score of a thinly described need in the middle of the scale instead of 
 
 import math
 import re
+import zlib
+from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
+
+import numpy as np
 
 from matchmaker.tagging import Finders, finders, suggest
 from matchmaker.taxonomy import INDUSTRY_FIT, SIZE_LABELS, SIZE_ORDER, Taxonomy
@@ -90,6 +94,7 @@ class Candidate:
     semantic: float
     lexical: float
     text: str = ""  # the solution's description, for the per-point explanation
+    scans: bytes | None = None  # `solution_scans` of modules, title and text, when worked out beforehand
 
 
 @dataclass(frozen=True)
@@ -254,22 +259,22 @@ class _Haystack:
     text has too (2 each).
     """
 
-    def __init__(self, modules: Sequence[str], sentences: Sequence[str], found: Finders) -> None:
+    def __init__(
+        self, modules: Sequence[str], sentences: Sequence[str], found: Finders, scans: bytes | None = None
+    ) -> None:
         self.texts = (*modules, *sentences)
         self.modules = len(modules)
-        folded = [t.replace(_SEPARATOR, "\x01").lower() for t in self.texts]
-        self.starts = [0] * len(folded)
-        position = 0
-        for i, text in enumerate(folded):
-            self.starts[i] = position
-            position += len(text) + 1
-        joined = _SEPARATOR.join(folded)
+        self.starts, joined = _joined(self.texts)
+        spans = _read_scans(scans, joined, found) if scans else None
+        if spans is None:
+            spans = _scan(joined, found)
+        tag_spans, industry_spans = spans
         self.tags: dict[str, set[int]] = {}
-        for start, _, names in found.tags.find(joined):
+        for start, end in tag_spans:
             segment = bisect_right(self.starts, start) - 1
-            for name in names:
+            for name in found.tags.keys_of(joined[start:end]):
                 self.tags.setdefault(name, set()).add(segment)
-        for start, end, _ in reversed(found.industries.find(joined)):
+        for start, end in reversed(industry_spans):
             joined = joined[:start] + " " * (end - start) + joined[end:]  # same length: offsets hold
         self.blob = joined
         self.words: dict[str, set[int]] = {}
@@ -308,13 +313,64 @@ class _Haystack:
         return None
 
 
+def _joined(texts: Sequence[str]) -> tuple[list[int], str]:
+    """The texts folded and joined by _SEPARATOR, with the offset each starts at."""
+    folded = [t.replace(_SEPARATOR, "\x01").lower() for t in texts]
+    starts = [0] * len(folded)
+    position = 0
+    for i, text in enumerate(folded):
+        starts[i] = position
+        position += len(text) + 1
+    return starts, _SEPARATOR.join(folded)
+
+
+_Spans = list[tuple[int, int]]
+
+
+def _scan(joined: str, found: Finders) -> tuple[_Spans, _Spans]:
+    """Where `joined` names capability tags, and where industries: the two term scans of a haystack."""
+    return [(s, e) for s, e, _ in found.tags.find(joined)], [(s, e) for s, e, _ in found.industries.find(joined)]
+
+
+def _sentences(title: str, text: str) -> tuple[str, ...]:
+    # A solution's short list items ("封边机") still name what it covers.
+    return split_points("\n".join(t for t in (title, text) if t), min_chars=2, breaks=_LIST_BREAK)
+
+
+def solution_scans(modules: Sequence[str], title: str, text: str, taxonomy: Taxonomy) -> bytes:
+    """The term scans of a solution's explanation, worked out ahead of time (when it is indexed), for
+    its Candidate's `scans`: a few dozen bytes that spare `rank` the slowest part of explaining it.
+    They carry the length and checksum of the text they were made from and are ignored on another."""
+    _, joined = _joined((*modules, *_sentences(title, text)))
+    found = finders(taxonomy)
+    tags, industries = _scan(joined, found)
+    numbers = [found.fingerprint, len(joined), zlib.crc32(joined.encode("utf-8", "surrogatepass")), len(tags)]
+    for start, end in (*tags, *industries):
+        numbers += (start, end)
+    return array("I", numbers).tobytes()
+
+
+def _read_scans(scans: bytes, joined: str, found: Finders) -> tuple[_Spans, _Spans] | None:
+    """The spans in `scans` if they were made from `joined` with `found`'s vocabulary, else None."""
+    numbers = array("I")
+    if len(scans) % numbers.itemsize:
+        return None
+    numbers.frombytes(scans)
+    if len(numbers) < 4 or len(numbers) % 2 or numbers[0] != found.fingerprint or numbers[1] != len(joined):
+        return None
+    if numbers[2] != zlib.crc32(joined.encode("utf-8", "surrogatepass")):
+        return None
+    spans = list(zip(numbers[4::2], numbers[5::2], strict=True))
+    if numbers[3] > len(spans) or any(not 0 <= s < e <= len(joined) for s, e in spans):
+        return None
+    return spans[: numbers[3]], spans[numbers[3] :]
+
+
 @lru_cache(maxsize=HAYSTACKS)
-def _haystack(found: Finders, modules: tuple[str, ...], title: str, text: str) -> _Haystack:
+def _haystack(found: Finders, modules: tuple[str, ...], title: str, text: str, scans: bytes | None = None) -> _Haystack:
     """A solution's haystack, kept for the solutions explained most recently: the same solutions
     come up for need after need, and reading one costs about as much as scoring 20 candidates."""
-    # A solution's short list items ("封边机") still name what it covers.
-    sentences = split_points("\n".join(t for t in (title, text) if t), min_chars=2, breaks=_LIST_BREAK)
-    return _Haystack(modules, sentences, found)
+    return _Haystack(modules, _sentences(title, text), found, scans)
 
 
 def point_coverages(
@@ -329,7 +385,7 @@ def point_coverages(
     solution the point asks for; for a point naming the need's industry ("我们是一家家具厂"), the
     industry verdict when the solution fits that industry. Else 未覆盖."""
     found = finders(taxonomy)
-    haystack = _haystack(found, tuple(candidate.modules), candidate.title, candidate.text)
+    haystack = _haystack(found, tuple(candidate.modules), candidate.title, candidate.text, candidate.scans)
     solution_tags = found.canonical_tags(candidate.tags)
     own_industry = {need.industry, *taxonomy.related_industries(need.industry)} if need.industry else set()
     industry_fits = verdict.startswith(("行业匹配", "相关行业", "通用"))
@@ -417,6 +473,8 @@ def rank(
     taxonomy: Taxonomy,
     weights: Weights = DEFAULT_WEIGHTS,
     top_n: int = 10,
+    *,
+    terms: "_NeedTerms | None" = None,
 ) -> list[RankedMatch]:
     """The top `top_n` candidates by weighted signal sum, with the exposure cap and explanations.
 
@@ -425,7 +483,8 @@ def rank(
     per call), only the ones returned get their parts and explanation.
     """
     share = weights.normalised()
-    terms = need_terms(need, taxonomy)
+    if terms is None:
+        terms = need_terms(need, taxonomy)
     structured = _Structured(need, terms, taxonomy)
     values_of: dict[int, tuple[float, ...]] = {}
     keys: list[tuple[float, int, int]] = []
@@ -521,3 +580,139 @@ class _Structured:
             if wanted:
                 shared = wanted if shared is None else shared | wanted
         return len(shared) / len(need_tags) if shared else 0.0
+
+
+# --- the same scores for many solutions at once -------------------------------------------------
+
+# A solution's structured attributes as bit sets over the taxonomy (see `solution_features`).
+FEATURES = np.dtype(
+    [
+        ("industries", np.uint64),  # bit i: taxonomy.industries[i] is listed
+        ("listed", np.bool_),  # some industry is listed (also one the taxonomy does not know)
+        ("sizes", np.uint8),  # bit i: SIZE_ORDER[i]
+        ("tags_lo", np.uint64),  # bit i: canonical tag taxonomy.tags[i] (i < 64)
+        ("tags_hi", np.uint64),  # ... taxonomy.tags[64 + i]
+        ("custom_tags", np.bool_),  # some tag the taxonomy does not know: scored one by one
+    ]
+)
+
+
+def solution_features(
+    industries: Iterable[str], sizes: Iterable[str], tags: Iterable[str], taxonomy: Taxonomy
+) -> tuple[int, bool, int, int, int, bool] | None:
+    """A row of FEATURES for a solution; None when the taxonomy has more than 64 industries or 128 tags."""
+    found = finders(taxonomy)
+    if len(found.industry_bit) > 64 or len(found.tag_bit) > 128:
+        return None
+    listed = [code for code in industries if code]
+    industry_bits = 0
+    for code in listed:
+        bit = found.industry_bit.get(code)
+        if bit is not None:
+            industry_bits |= 1 << bit
+    size_bits = 0
+    for size in sizes:
+        if size in SIZE_ORDER:
+            size_bits |= 1 << SIZE_ORDER.index(size)
+    tag_bits, custom = 0, False
+    for name in found.canonical_tags(tags):
+        bit = found.tag_bit.get(name)
+        if bit is None:
+            custom = True
+        else:
+            tag_bits |= 1 << bit
+    return industry_bits, bool(listed), size_bits, tag_bits & (2**64 - 1), tag_bits >> 64, custom
+
+
+class BatchScorer:
+    """`rank`'s score for many candidates of one need at once, from their retrieval scores and FEATURES
+    rows: the same arithmetic in the same order, so the same floats. `usable` is False when the need
+    names a tag the taxonomy does not know (those needs are scored one by one)."""
+
+    def __init__(self, need: NeedProfile, terms: _NeedTerms, taxonomy: Taxonomy, weights: Weights) -> None:
+        self.share = weights.normalised()
+        self.structured = _Structured(need, terms, taxonomy)
+        found = finders(taxonomy)
+        self.usable = all(name in found.tag_bit for name in terms.tags) and len(found.industry_bit) <= 64
+        self.need_tags = len(terms.tags)
+        bits = 0
+        for name in terms.tags:
+            bits |= 1 << found.tag_bit.get(name, 0)
+        self.tags_lo, self.tags_hi = np.uint64(bits & (2**64 - 1)), np.uint64(bits >> 64)
+        key = ("industry masks", need.industry)
+        masks = found.memo.get(key)
+        if masks is None:
+            masks = {"same": 0, "related": 0, "general": 0, "other": 0, "unknown": 0}
+            for code, bit in found.industry_bit.items():
+                masks[taxonomy.industry_relation(need.industry, (code,))[0]] |= 1 << bit
+            masks["empty"] = taxonomy.industry_relation(need.industry, ())[0]
+            if len(found.memo) < 1024:
+                found.memo[key] = masks
+        self.industry_unknown = masks["empty"] == "unknown"
+        self.industry_masks = {relation: np.uint64(masks[relation]) for relation in ("same", "related", "general")}
+        self.industry_empty = INDUSTRY_FIT[masks["empty"]]
+        self.size_bit = 1 << SIZE_ORDER.index(need.size) if need.size in SIZE_ORDER else 0
+        position = SIZE_ORDER.index(need.size) if need.size in SIZE_ORDER else 0
+        self.size_adjacent = sum(1 << i for i in (position - 1, position + 1) if 0 <= i < len(SIZE_ORDER))
+        self.domains = terms.domains
+
+    def scores(
+        self,
+        semantic: np.ndarray,
+        lexical: np.ndarray,
+        features: np.ndarray,
+        in_domains: np.ndarray,
+        tags_of: Callable[[int], tuple[str, ...]],
+    ) -> np.ndarray:
+        """clip01 of the weighted signal sum per candidate. `in_domains`: whether each candidate's domain
+        is one of the need's; `tags_of(i)`: candidate i's tags (asked only for rows with custom tags)."""
+        n = len(features)
+        sem = np.where(np.isfinite(semantic), np.clip(semantic, 0.0, 1.0), 0.0)
+        lex = np.where(np.isfinite(lexical), np.clip(lexical, 0.0, 1.0), 0.0)
+        if self.industry_unknown:
+            industry = np.full(n, INDUSTRY_FIT["unknown"])
+        else:
+            bits, m = features["industries"], self.industry_masks
+            industry = np.where(
+                bits & m["same"] != 0,
+                INDUSTRY_FIT["same"],
+                np.where(
+                    bits & m["related"] != 0,
+                    INDUSTRY_FIT["related"],
+                    np.where(
+                        bits & m["general"] != 0,
+                        INDUSTRY_FIT["general"],
+                        np.where(features["listed"], INDUSTRY_FIT["other"], self.industry_empty),
+                    ),
+                ),
+            )
+        sizes = features["sizes"]
+        if not self.size_bit:
+            size = np.full(n, NEUTRAL)
+        else:
+            size = np.where(
+                sizes & self.size_bit != 0,
+                1.0,
+                np.where((sizes == 0) | (sizes & self.size_adjacent != 0), NEUTRAL, 0.0),
+            )
+        if not self.need_tags:
+            tags = np.full(n, NEUTRAL)
+        else:
+            shared = np.bitwise_count(features["tags_lo"] & self.tags_lo) + np.bitwise_count(
+                features["tags_hi"] & self.tags_hi
+            )
+            tags = shared.astype(np.float64) / self.need_tags
+            for i in np.flatnonzero(features["custom_tags"]).tolist():
+                tags[i] = self.structured.tags_value(tags_of(i))
+        domain = np.where(in_domains, 1.0, 0.0) if self.domains else np.full(n, NEUTRAL)
+        share = self.share
+        # The additions of `rank`, in its order.
+        score = (
+            share["semantic"] * sem
+            + share["lexical"] * lex
+            + share["industry"] * industry
+            + share["size"] * size
+            + share["tags"] * tags
+            + share["domain"] * domain
+        )
+        return np.where(np.isfinite(score), np.clip(score, 0.0, 1.0), 0.0)

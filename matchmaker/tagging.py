@@ -9,6 +9,7 @@ same suggestion.
 import math
 import re
 import weakref
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -41,6 +42,10 @@ class TermFinder:
     @classmethod
     def of(cls, matcher: TermMatcher) -> "TermFinder":
         return cls(matcher._keys)
+
+    def keys_of(self, term: str) -> tuple[str, ...]:
+        """The keys of a folded term as `find` reports them."""
+        return self._keys[term]
 
     def find(self, folded: str) -> list[tuple[int, int, tuple[str, ...]]]:
         """(start, end, keys) of each hit in `folded`, the text as `str.lower()` gives it."""
@@ -90,6 +95,13 @@ class Finders:
         self.industries = TermFinder.of(taxonomy.industry_matcher)  # industry names and synonyms -> codes
         self._tag_matcher = taxonomy.tag_matcher
         self._canonical: dict[str, tuple[str, ...]] = {}
+        # Bit positions for the ranker's per-solution features (see ranking.SolutionFeatures).
+        self.industry_bit = {industry.code: bit for bit, industry in enumerate(taxonomy.industries)}
+        self.tag_bit = {tag.name: bit for bit, tag in enumerate(taxonomy.tags)}
+        self.memo: dict[object, object] = {}  # small per-taxonomy results other modules keep (bounded by them)
+        # Tells results worked out with these finders from those of another vocabulary.
+        vocabulary = repr((sorted(self.tags._keys.items()), sorted(self.industries._keys.items())))
+        self.fingerprint = zlib.crc32(vocabulary.encode("utf-8", "surrogatepass"))
 
     def canonical(self, name: str) -> tuple[str, ...]:
         """The canonical tag names `name` stands for: itself (stripped) when the taxonomy does not know it."""

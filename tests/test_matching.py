@@ -1,11 +1,14 @@
 """MatchEngine: the in-memory corpus the app and the evaluation match through (hash encoder: no model)."""
 
+import random
+
 import numpy as np
 import pytest
 
 from embeddings import load_encoder
+from matchmaker import matching as matching_module
 from matchmaker.matching import MatchEngine, SolutionDoc, doc_text
-from matchmaker.ranking import NeedProfile
+from matchmaker.ranking import NeedProfile, rank
 from tests.test_taxonomy import tiny_taxonomy
 
 DOCS = [
@@ -102,3 +105,59 @@ def test_matching_is_repeatable(engine):
     first = [(m.solution_id, m.score) for m in engine.match(need)]
     assert all([(m.solution_id, m.score) for m in engine.match(need)] == first for _ in range(3))
     assert np.isclose(sum(engine.match(need)[0].parts.values()), engine.match(need)[0].score)
+
+
+def test_match_is_rank_over_all_candidates_though_it_ranks_only_the_best(monkeypatch):
+    """match() scores all candidates at once and ranks (and explains) only the best-scoring ones,
+    falling back to ranking all when the exposure cap could reach further: the same answer always."""
+    rng = random.Random(4)
+    words = (
+        "设备 联网 数采 网关 排产 MES 仓库 出入库 WMS 等保 测评 5G 专网 能耗 用电 监测 质量 追溯 家具 汽配 芯片".split()
+    )
+    industries = ["furniture", "C21", "auto_parts", "C36", "ic", "smart_terminal", "general", "no-such-code", ""]
+    tags = ["MES", "制造执行系统", "WMS", "排产", "5G专网", "等保三级", "自定义能力", ""]
+    docs = [
+        SolutionDoc(
+            i,
+            rng.choice([i, i % 3, i % 11]),  # sometimes a few providers hold most: the exposure cap bites
+            "".join(rng.choices(words, k=2)),
+            rng.choice(["", "".join(rng.choices(words, k=3))]),
+            "".join(rng.choices(words, k=rng.randint(3, 12))),
+            rng.choice(["data_collection", "software", "network", "security", "other"]),
+            industries=tuple(rng.sample(industries, rng.randint(0, 3))),
+            sizes=tuple(rng.sample(["large", "medium", "small", "micro", "huge"], rng.randint(0, 3))),
+            modules=tuple(rng.choices(words, k=rng.randint(0, 3))),
+            tags=tuple(rng.sample(tags, rng.randint(0, 3))),  # empty: suggested from the text
+        )
+        for i in range(1, 500)
+    ]
+    monkeypatch.setattr(matching_module, "_SPARE_ROWS", 10)
+    engine = MatchEngine(load_encoder("hash"), tiny_taxonomy())
+    engine.upsert(docs)
+    for start in range(0, 400, 20):
+        engine.upsert(docs[start : start + 40])  # replaced: their features get new rows, compacted now and then
+    engine.remove(range(450, 470))
+    assert engine._rows < 2 * len(engine) + 10 + 40
+    ranked_sizes: list[int] = []
+
+    def counting_rank(need, candidates, *args, **kwargs):
+        ranked_sizes.append(len(candidates))
+        return rank(need, candidates, *args, **kwargs)
+
+    monkeypatch.setattr(matching_module, "rank", counting_rank)
+    paths = []
+    for n in range(80):
+        need = NeedProfile(
+            text="".join(rng.choices(words, k=rng.randint(1, 8))),
+            industry=rng.choice([None, *industries]),
+            size=rng.choice([None, "large", "small", "micro", "huge"]),
+            domains=rng.choice([(), ("software",), ("network", "other")]),
+            tags=rng.choice([(), ("MES",), ("WMS", "5G专网"), ("自定义能力",)]),
+        )
+        for top_n, k in ((10, 30), (5, 80), (3, 200)):
+            ranked_sizes.clear()
+            got = [m.as_dict() for m in engine.match(need, top_n=top_n, k=k)]
+            every = engine.candidates(need, k=k)
+            assert got == [m.as_dict() for m in rank(need, every, engine.taxonomy, engine.weights, top_n)], (n, top_n)
+            paths.append("fewer" if ranked_sizes[0] < len(every) else "all")
+    assert {"fewer", "all"} <= set(paths)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from matchmaker import ranking as ranking_module
 from matchmaker.ranking import (
     DEFAULT_WEIGHTS,
     EXPOSURE_TOP,
@@ -19,6 +20,7 @@ from matchmaker.ranking import (
     rank,
     signals,
     size_fit,
+    solution_scans,
     split_points,
 )
 from matchmaker.tagging import finders
@@ -313,3 +315,39 @@ def test_rank_scores_every_candidate_by_its_weighted_signals():
         # Scores never increase down the list except where the exposure cap moved a solution.
         below = [round(m.score, 9) for m in matches[EXPOSURE_TOP:]]
         assert below == sorted(below, reverse=True)
+
+
+def test_scans_worked_out_beforehand_explain_alike_and_stale_ones_are_ignored():
+    need = NeedProfile(text="家具厂开料机、封边机要联网，想上MES排产，汽配客户也要追溯", industry="furniture")
+    plain = candidate(
+        1,
+        title="家具MES与设备联网",
+        modules=("开料机联网", "MES排产", "质量追溯"),
+        text="面向家具制造企业：封边机、排钻联网采集；汽配行业IATF追溯。\nSECS/GEM 接口可选",
+        tags=("MES",),
+    )
+    fresh = replace(plain, scans=solution_scans(plain.modules, plain.title, plain.text, TAXONOMY))
+    stale = replace(
+        plain, solution_id=2, scans=solution_scans(("别的模块",), plain.title, plain.text + "。改过", TAXONOMY)
+    )
+    garbage = replace(plain, solution_id=3, scans=b"\x01\x02")
+    seed = load_taxonomy(SEED_TAXONOMY)  # another vocabulary: its scans are not this taxonomy's
+    foreign = replace(plain, solution_id=4, scans=solution_scans(plain.modules, plain.title, plain.text, seed))
+    explained = {m.solution_id: m.explanation for m in rank(need, [plain], TAXONOMY)}
+    for other in (fresh, stale, garbage, foreign):
+        got = rank(need, [other], TAXONOMY)[0].explanation
+        assert got == explained[1], other.solution_id
+    assert any(p.covered for p in explained[1].points)
+
+
+def test_a_candidate_with_its_scans_is_explained_without_scanning_its_text(monkeypatch):
+    need = NeedProfile(text="开料机要联网，想上MES排产", industry="furniture")
+    c = candidate(7, title="家具MES", modules=("开料机联网", "MES排产"), text="封边机联网采集")
+    c = replace(c, scans=solution_scans(c.modules, c.title, c.text, TAXONOMY))
+    ranking_module._haystack.cache_clear()
+
+    def no_scanning(*_):
+        raise AssertionError("scanned although the scans were given")
+
+    monkeypatch.setattr(ranking_module, "_scan", no_scanning)
+    assert rank(need, [c], TAXONOMY)[0].explanation.points[0].covered
