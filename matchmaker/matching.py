@@ -85,11 +85,14 @@ class MatchEngine:
         self._lexical = LexicalIndex()
         self._docs: dict[int, SolutionDoc] = {}
         # Each solution's structured attributes as a FEATURES row, for scoring all candidates at once.
-        self._features = np.zeros(0, dtype=FEATURES)
+        # Per solution, a row: its structured attributes as a FEATURES row (for scoring all candidates
+        # at once) and where its `ranking.solution_scans` lie in one buffer (no object per solution).
         self._row_of: dict[int, int] = {}
         self._rows = 0
+        self._features = np.zeros(0, dtype=FEATURES)
+        self._scan_spans = np.zeros((0, 2), dtype=np.int64)
+        self._scan_bytes = bytearray()
         self._batch = True  # False once a solution's features do not fit (a taxonomy too large)
-        self._scans: dict[int, bytes] = {}  # `ranking.solution_scans` per solution
 
     def __len__(self) -> int:
         return len(self._docs)
@@ -125,26 +128,39 @@ class MatchEngine:
         self._lexical.upsert(ids, [doc_text(doc) for doc in docs])
         for doc in docs:
             self._docs[doc.id] = tagged = self._tagged(doc)
-            self._add_features(tagged)
-            self._scans[doc.id] = solution_scans(tagged.modules, tagged.title, _text(tagged), self.taxonomy)
+            self._add_row(tagged)
 
-    def _add_features(self, doc: SolutionDoc) -> None:
-        features = solution_features(doc.industries, doc.sizes, doc.tags, self.taxonomy) if self._batch else None
-        if features is None:
-            self._batch = False
-            return
+    def _add_row(self, doc: SolutionDoc) -> None:
+        self._row_of.pop(doc.id, None)
         if self._rows > 2 * len(self._row_of) + _SPARE_ROWS:  # rows of replaced and removed solutions: compact
             live = list(self._row_of.items())
-            self._features = self._features[[row for _, row in live]]
+            rows = [row for _, row in live]
+            self._features = self._features[rows]
+            scans = [self._scans_at(row) for row in rows]
+            self._scan_bytes = bytearray(b"".join(scans))
+            ends = np.cumsum([len(b) for b in scans], dtype=np.int64)
+            self._scan_spans = np.stack([ends - [len(b) for b in scans], ends], axis=1).reshape(-1, 2)
             self._row_of = {id_: row for row, (id_, _) in enumerate(live)}
             self._rows = len(live)
         if self._rows == len(self._features):
-            grown = np.zeros(max(1024, 2 * self._rows), dtype=FEATURES)
-            grown[: self._rows] = self._features[: self._rows]
-            self._features = grown
-        self._features[self._rows] = features
-        self._row_of[doc.id] = self._rows
+            size = max(1024, 2 * self._rows)
+            self._features = np.resize(self._features, size)
+            self._scan_spans = np.resize(self._scan_spans, (size, 2))
+        row = self._rows
+        features = solution_features(doc.industries, doc.sizes, doc.tags, self.taxonomy) if self._batch else None
+        if features is None:
+            self._batch = False
+        else:
+            self._features[row] = features
+        scans = solution_scans(doc.modules, doc.title, _text(doc), self.taxonomy)
+        self._scan_spans[row] = (len(self._scan_bytes), len(self._scan_bytes) + len(scans))
+        self._scan_bytes += scans
+        self._row_of[doc.id] = row
         self._rows += 1
+
+    def _scans_at(self, row: int) -> bytes:
+        start, end = self._scan_spans[row].tolist()
+        return bytes(self._scan_bytes[start:end])
 
     def _tagged(self, doc: SolutionDoc) -> SolutionDoc:
         if doc.tags:
@@ -158,7 +174,6 @@ class MatchEngine:
         for id_ in ids:
             self._docs.pop(id_, None)
             self._row_of.pop(id_, None)
-            self._scans.pop(id_, None)
 
     def candidates(self, need: NeedProfile, k: int = DEFAULT_K) -> list[Candidate]:
         """The union of both indexes' top `k` for the need, each with both retrieval scores."""
@@ -190,7 +205,7 @@ class MatchEngine:
         return (self._vectors.vectors(ids) @ query / (float(np.linalg.norm(query)) or 1.0)).tolist()
 
     def _candidates(self, ids: Sequence[int], semantic: Sequence[float], lexical: dict[int, float]) -> list[Candidate]:
-        docs, scans = self._docs, self._scans
+        docs, row_of, scans_at = self._docs, self._row_of, self._scans_at
         out = []
         for id_, cosine in zip(ids, semantic, strict=True):
             doc = docs[id_]
@@ -207,7 +222,7 @@ class MatchEngine:
                     cosine,
                     lexical[id_],
                     _text(doc),
-                    scans.get(id_),
+                    scans_at(row_of[id_]),
                 )
             )
         return out
