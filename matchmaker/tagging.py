@@ -187,4 +187,17 @@ def suggest(text: str, taxonomy: Taxonomy) -> Suggestion:
             key=lambda code: (-distinct[code], -occurrences[code], earliest[code], order.get(code, len(order))),
         )
     )
-    return Suggestion(domains=domains, tags=tags, industry=taxonomy.industry_in_text(text))
+    return Suggestion(domains=domains, tags=tags, industry=industry_in_text(text, taxonomy))
+
+
+def industry_in_text(text: str, taxonomy: Taxonomy) -> str | None:
+    """`Taxonomy.industry_in_text` through the compiled finder: the same answer, several times faster."""
+    counts: dict[str, int] = {}
+    first: dict[str, int] = {}
+    for start, _, codes in finders(taxonomy).industries.find(text.lower()):
+        for code in codes:
+            counts[code] = counts.get(code, 0) + 1
+            first.setdefault(code, start)
+    if not counts:
+        return None
+    return min(counts, key=lambda c: (taxonomy._kind_rank(c), -counts[c], first[c], c))

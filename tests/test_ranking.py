@@ -23,7 +23,7 @@ from matchmaker.ranking import (
     solution_scans,
     split_points,
 )
-from matchmaker.tagging import finders
+from matchmaker.tagging import finders, industry_in_text
 from matchmaker.taxonomy import load_taxonomy
 from tests.test_taxonomy import tiny_taxonomy
 
@@ -264,6 +264,7 @@ def test_term_finder_hits_what_the_term_matcher_hits(taxonomy):
     for text in texts:
         for matcher, finder in ((taxonomy.tag_matcher, found.tags), (taxonomy.industry_matcher, found.industries)):
             assert finder.find(text.lower()) == [(h.start, h.end, h.keys) for h in matcher.find(text)], text
+        assert industry_in_text(text, taxonomy) == taxonomy.industry_in_text(text), text
 
 
 def test_finders_are_built_once_per_taxonomy():
