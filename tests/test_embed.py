@@ -99,18 +99,12 @@ def test_the_script_that_creates_the_iframe(client):
 
 
 @pytest.mark.e2e
-def test_a_portal_page_on_another_origin_embeds_the_widget_with_the_script_tag(app, db):
+def test_a_portal_page_on_another_origin_embeds_the_widget_with_the_script_tag(app, db, browser):
     """In Chromium: the script tag on the portal creates the iframe, a search shows matches, no cookie is
     set; the same page served from an origin not in MATCHMAKER_EMBED_ORIGINS gets a blocked frame."""
-    from pathlib import Path
-
     from werkzeug.serving import make_server
     from werkzeug.wrappers import Response
 
-    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: `make browser` installs it")
     catalogue(db)
     page_html = {"body": ""}
     portal = make_server(
@@ -127,27 +121,24 @@ def test_a_portal_page_on_another_origin_embeds_the_widget_with_the_script_tag(a
     threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in (portal, platform)]
     for thread in threads:
         thread.start()
-    from playwright.sync_api import sync_playwright
-
     try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            allowed = browser.new_page(locale="zh-CN")
-            allowed.goto(f"http://localhost:{portal.server_port}/")
-            widget = allowed.frame_locator("#slot iframe")
-            widget.get_by_label("用一句话描述您的数字化需求").fill(NEED_TEXT)
-            widget.get_by_role("button", name="匹配服务方案").click()
-            widget.get_by_role("heading", name=IOT.title, exact=False).wait_for(timeout=20_000)
-            assert allowed.context.cookies() == []
+        allowed = browser.new_page(locale="zh-CN")
+        allowed.goto(f"http://localhost:{portal.server_port}/")
+        widget = allowed.frame_locator("#slot iframe")
+        widget.get_by_label("用一句话描述您的数字化需求").fill(NEED_TEXT)
+        widget.get_by_role("button", name="匹配服务方案").click()
+        widget.get_by_role("heading", name=IOT.title, exact=False).wait_for(timeout=20_000)
+        assert allowed.context.cookies() == []
 
-            refused = browser.new_page()
-            messages: list[str] = []
-            refused.on("console", lambda message: messages.append(message.text))
-            refused.goto(f"http://127.0.0.1:{portal.server_port}/")  # same page, an origin not on the list
-            refused.wait_for_selector("#slot iframe")
-            refused.wait_for_timeout(1000)
-            assert any("frame-ancestors" in text for text in messages), messages
-            browser.close()
+        refused = browser.new_page()
+        messages: list[str] = []
+        refused.on("console", lambda message: messages.append(message.text))
+        refused.goto(f"http://127.0.0.1:{portal.server_port}/")  # same page, an origin not on the list
+        refused.wait_for_selector("#slot iframe")
+        refused.wait_for_timeout(1000)
+        assert any("frame-ancestors" in text for text in messages), messages
+        allowed.close()
+        refused.close()
     finally:
         portal.shutdown()
         platform.shutdown()

@@ -57,18 +57,6 @@ def live_url(tmp_path_factory) -> Iterator[str]:
         engine().dispose()
 
 
-@pytest.fixture(scope="session")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: `make browser` installs it (chromium, fonts-wqy-microhei)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def new_page(browser, live_url):
     """A factory of pages, each in its own browser context (its own cookies: one per person)."""
