@@ -2,8 +2,10 @@
 
 Retrieve with the indexes, then re-rank in plain code: the candidates are the union of the vector
 index's and the lexical index's top k, every candidate gets all its signals (also the one that did
-not retrieve it), and `ranking.rank` orders them. The web app feeds the engine from database rows
-(with the vectors it stored), the evaluation from the labelled file; both match through this class.
+not retrieve it), and `ranking.rank` orders them. `match` gives exactly what `rank` over all the
+candidates gives, but scores them all at once (`ranking.BatchScorer`) and hands `rank` only the best.
+The web app feeds the engine from database rows (with the vectors it stored), the evaluation from
+the labelled file; both match through this class.
 """
 
 from collections import Counter
@@ -147,7 +149,9 @@ class MatchEngine:
             self._features = np.resize(self._features, size)
             self._scan_spans = np.resize(self._scan_spans, (size, 2))
         row = self._rows
-        features = solution_features(doc.industries, doc.sizes, doc.tags, self.taxonomy) if self._batch else None
+        features = (
+            solution_features(doc.industries, doc.sizes, doc.tags, doc.domain, self.taxonomy) if self._batch else None
+        )
         if features is None:
             self._batch = False
         else:
@@ -263,8 +267,7 @@ class MatchEngine:
             return None
         docs = self._docs
         features = self._features[[self._row_of[i] for i in ids]]
-        domains = terms.domains
-        in_domains = np.fromiter((docs[i].domain in domains for i in ids), dtype=bool, count=len(ids))
+        in_domains = scorer.in_domains(features, lambda position: docs[ids[position]].domain)
         scores = scorer.scores(
             np.asarray(semantic, dtype=np.float64),
             np.fromiter((lexical[i] for i in ids), dtype=np.float64, count=len(ids)),

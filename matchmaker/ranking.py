@@ -16,6 +16,14 @@ Signals, each in [0, 1]:
 
 Neutral values are the same for every candidate of a need, so they never change an order; they only
 keep the score of a thinly described need in the middle of the scale instead of at the bottom.
+
+Speed (a match must stay within twice the cost of encoding the need and a brute-force vector search;
+see benchmarks/bench_matching.py): `rank` scores every candidate but builds parts and explanations
+only for those it returns; `BatchScorer` gives the same scores for a whole candidate list from
+per-solution bit sets, so the engine ranks only the best few; taxonomy terms are found with one
+compiled regex per taxonomy (`tagging.finders`); a solution's term scans can be worked out when it
+is indexed (`solution_scans`), and the analysed modules and sentences of the solutions explained last
+are kept (HAYSTACKS).
 """
 
 import math
@@ -433,7 +441,7 @@ def explain(need: NeedProfile, terms: _NeedTerms, candidate: Candidate, taxonomy
     return Explanation(
         industry=industry,
         size=size_verdict(need, candidate),
-        tags=tuple(sorted(terms.tags & taxonomy.canonical_tags(candidate.tags))),
+        tags=tuple(sorted(terms.tags & finders(taxonomy).canonical_tags(candidate.tags))),
         points=point_coverages(terms.points, need, candidate, industry, taxonomy),
     )
 
@@ -593,13 +601,15 @@ FEATURES = np.dtype(
         ("tags_lo", np.uint64),  # bit i: canonical tag taxonomy.tags[i] (i < 64)
         ("tags_hi", np.uint64),  # ... taxonomy.tags[64 + i]
         ("custom_tags", np.bool_),  # some tag the taxonomy does not know: scored one by one
+        ("domain", np.uint16),  # place of the domain in taxonomy.domains; OTHER_DOMAIN if not there
     ]
 )
+OTHER_DOMAIN = np.iinfo(np.uint16).max
 
 
 def solution_features(
-    industries: Iterable[str], sizes: Iterable[str], tags: Iterable[str], taxonomy: Taxonomy
-) -> tuple[int, bool, int, int, int, bool] | None:
+    industries: Iterable[str], sizes: Iterable[str], tags: Iterable[str], domain: str, taxonomy: Taxonomy
+) -> tuple[int, bool, int, int, int, bool, int] | None:
     """A row of FEATURES for a solution; None when the taxonomy has more than 64 industries or 128 tags."""
     found = finders(taxonomy)
     if len(found.industry_bit) > 64 or len(found.tag_bit) > 128:
@@ -621,7 +631,8 @@ def solution_features(
             custom = True
         else:
             tag_bits |= 1 << bit
-    return industry_bits, bool(listed), size_bits, tag_bits & (2**64 - 1), tag_bits >> 64, custom
+    place = found.domain_place.get(domain, OTHER_DOMAIN)
+    return industry_bits, bool(listed), size_bits, tag_bits & (2**64 - 1), tag_bits >> 64, custom, place
 
 
 class BatchScorer:
@@ -655,6 +666,15 @@ class BatchScorer:
         position = SIZE_ORDER.index(need.size) if need.size in SIZE_ORDER else 0
         self.size_adjacent = sum(1 << i for i in (position - 1, position + 1) if 0 <= i < len(SIZE_ORDER))
         self.domains = terms.domains
+        # The need's domains by place; None when one is not in the taxonomy (compared as text then).
+        places = [found.domain_place.get(domain) for domain in terms.domains]
+        self.domain_places = None if None in places else np.asarray(places, dtype=np.uint16)
+
+    def in_domains(self, features: np.ndarray, domain_of: Callable[[int], str]) -> np.ndarray:
+        """Whether each candidate's domain is one of the need's (`domain_of(i)`: candidate i's domain)."""
+        if self.domain_places is not None:
+            return np.isin(features["domain"], self.domain_places)
+        return np.fromiter((domain_of(i) in self.domains for i in range(len(features))), dtype=bool)
 
     def scores(
         self,

@@ -98,6 +98,7 @@ class Finders:
         # Bit positions for the ranker's per-solution features (see ranking.SolutionFeatures).
         self.industry_bit = {industry.code: bit for bit, industry in enumerate(taxonomy.industries)}
         self.tag_bit = {tag.name: bit for bit, tag in enumerate(taxonomy.tags)}
+        self.domain_place = {domain.code: place for place, domain in enumerate(taxonomy.domains)}
         self.memo: dict[object, object] = {}  # small per-taxonomy results other modules keep (bounded by them)
         # Tells results worked out with these finders from those of another vocabulary.
         vocabulary = repr((sorted(self.tags._keys.items()), sorted(self.industries._keys.items())))
