@@ -36,7 +36,8 @@ from matchmaker.taxonomy import Taxonomy
 
 # Candidates taken from each index. On the development set (60 solutions) the union holds 98% of the
 # labelled answers at k = 20, 99% at 30 and all at 50; 100 leaves room for a larger corpus while a
-# match stays fast (measured with USE on one core: ~8 ms at 60 solutions, ~22 ms at 50 000).
+# match stays fast (benchmarks/bench_matching.py, USE, 2 cores: ~7 ms at 10 000 solutions, of which
+# 3 ms encoding the need, and ~27 ms at 100 000, of which 16 ms the vector search).
 DEFAULT_K = 100
 _SPARE_ROWS = 4096  # rows of replaced or removed solutions tolerated beyond as many as there are live ones
 _MARGIN = 1e-8  # rank compares scores rounded to 9 places: a candidate left out must score clearly below
