@@ -12,7 +12,7 @@ DEFAULTS: dict[str, Any] = {
     "MATCHMAKER_SESSION_COOKIE_SECURE": False,
     "WTF_CSRF_TIME_LIMIT": None,  # a token lives as long as the session: forms left open stay usable
     "WTF_I18N_ENABLED": False,  # Flask-Babel is not used; forms pick WTForms' bundled zh messages
-    "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
+    "MATCHMAKER_MAX_UPLOAD_MB": 5,  # the largest request body (an import file), as MAX_CONTENT_LENGTH
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     # Precise push (精准推送); the threshold is explained in matchmaker/services/push.py
@@ -36,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
 _INT_KEYS = {
     "MATCHMAKER_PAGE_SIZE",
     "MATCHMAKER_DOCKING_CAP",
+    "MATCHMAKER_MAX_UPLOAD_MB",
     "MATCHMAKER_PUSH_PER_PROVIDER_DAY",
     "MATCHMAKER_PUSH_PER_ENTERPRISE_DAY",
     "MATCHMAKER_PUSH_PER_NEED",
@@ -84,4 +85,5 @@ def build_config(instance_path: str, overrides: dict[str, Any] | None) -> dict[s
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _instance_secret(instance_path)
     config["SESSION_COOKIE_SECURE"] = config["MATCHMAKER_SESSION_COOKIE_SECURE"]
+    config["MAX_CONTENT_LENGTH"] = int(config["MATCHMAKER_MAX_UPLOAD_MB"]) * 1024 * 1024
     return config
