@@ -39,6 +39,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from matchmaker import admin_centre  # noqa: F401  (dashboard, export and taxonomy routes on admin.bp)
 
     cli.init_app(app)
+    from matchmaker import admin_import  # noqa: F401  (bulk import, solution and docking lists on admin.bp)
+
     for module in (public, auth, enterprise, provider, admin, docking):
         app.register_blueprint(module.bp)
     from matchmaker import delivery, inbox  # notifications, precise push, email outbox
