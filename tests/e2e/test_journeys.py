@@ -100,6 +100,7 @@ def test_the_docking_journey_from_one_click_need_to_accepted_delivery(new_page, 
     page_text = provider.locator("main").inner_text()
     assert "13800138123" not in page_text  # no contact before acceptance
     move(provider, "接受对接")
+    assert "服务商已接受" in provider.locator("main h1").inner_text()
     assert "13800138123" in provider.locator("main").inner_text()
     shot(provider, "06-provider-docking-accepted")
 
@@ -107,16 +108,18 @@ def test_the_docking_journey_from_one_click_need_to_accepted_delivery(new_page, 
     enterprise.get_by_role("link", name="已接受").click()  # the status filter
     enterprise.locator("main table a").first.click()
     move(enterprise, "进入洽谈")
+    assert "洽谈中" in enterprise.locator("main h1").inner_text()
     move(enterprise, "登记签约", **{"合同金额（万元）": "38.5", "签约日期": date.today().isoformat()})
-    move(enterprise, "验收交付", **{"满意度": "5"})
-    assert "已验收" in enterprise.locator("main h1").inner_text() or "验收" in enterprise.locator("main").inner_text()
+    assert "已签约" in enterprise.locator("main h1").inner_text()
+    move(enterprise, "验收交付", **{"满意度": "5", "验收意见（必填）": "设备全部联网，看板每天在用。"})
+    assert "已验收" in enterprise.locator("main h1").inner_text()
     shot(enterprise, "07-docking-timeline")
 
     admin = new_page()
     login(admin, DEMO_ADMIN_EMAIL)
     admin.goto("/admin/dashboard")
     dashboard = admin.locator("main").inner_text()
-    assert "38.5" in dashboard
+    assert "38.5" in dashboard and "5.0" in dashboard  # contract value and average satisfaction
     shot(admin, "08-admin-dashboard")
     with admin.expect_download() as download:
         admin.get_by_role("button", name="导出需求清单").click()
