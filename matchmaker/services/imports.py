@@ -361,7 +361,6 @@ class SolutionRow:
     row: int
     provider_code: str
     data: SolutionWrite
-    keep_tags: bool  # the tags cell was empty and the solution exists: its tags stay as they are
     existing: Solution | None
 
 
@@ -479,8 +478,7 @@ def _solution_rows(
                 "title", data["title"], "该服务商在平台上已有多个同名方案，无法确定更新哪一个，请先在平台上改名"
             )
             continue
-        keep_tags = not data["tags"] and existing is not None
-        if keep_tags:
+        if not data["tags"] and existing is not None:  # an empty cell keeps the solution's tags
             data["tags"] = list(existing.tags)
         elif not data["tags"]:
             text = "\n".join([data["title"], data.get("summary", ""), data["description"], *data["modules"]])
@@ -501,7 +499,7 @@ def _solution_rows(
             check.error("title", solution.title, f"与第 {seen[key]} 行是同一服务商的同名方案")
             continue
         seen[key] = check.number
-        rows.append(SolutionRow(check.number, code, solution, keep_tags, existing))
+        rows.append(SolutionRow(check.number, code, solution, existing))
     return rows
 
 
