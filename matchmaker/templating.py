@@ -74,7 +74,7 @@ def _audit_action(action: str) -> str:
     """An audit action ("whitelist.approve", "taxonomy.tag.update", "export.needs") in Chinese."""
     area, _, rest = action.partition(".")
     if area == "whitelist":
-        return ACTION_LABELS.get(rest, rest) if rest != "import" else "导入服务商"
+        return ACTION_LABELS.get(rest, rest)
     if area == "taxonomy":
         kind, _, verb = rest.partition(".")
         return f"{_TAXONOMY_VERBS.get(verb, verb)}{_TAXONOMY_KINDS.get(kind, kind)}"

@@ -134,3 +134,10 @@ def test_audit_log_names_every_kind_of_action_in_chinese_and_shows_beijing_time(
     for label in ("批准入库", "修改能力标签", "导出需求清单", "吊销 API 密钥"):
         assert label in html
     assert "2026-11-27 00:30" in html
+
+
+def test_admin_home_links_every_centre_tool(admin_client):
+    html = admin_client.get("/admin/").get_data(as_text=True)
+    for path in ("/admin/dashboard", "/admin/import", "/admin/solutions", "/admin/dockings", "/admin/api-keys"):
+        assert f'href="{path}' in html
+        assert admin_client.get(path).status_code == 200

@@ -58,6 +58,7 @@ ACTION_LABELS = {
     "appeal": "提出申诉",
     "appeal_upheld": "申诉成立",
     "appeal_dismissed": "申诉驳回",
+    "import": "批量导入",
 }
 
 # action -> (notification title, body); fields: reason, until, rectify_by
