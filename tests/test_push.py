@@ -36,30 +36,11 @@ from models import (
 )
 from models.schemas import EnterpriseRegistration, NeedCreate, ProviderRegistration, SolutionWrite
 from tests.conftest import enterprise_form, login, post, provider_form
+from tests.test_need_matching import IOT
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 CAPS = PushCaps(threshold=0.45, per_provider_day=5, per_enterprise_day=5, per_need=3)
 
-IOT = SolutionWrite(
-    title="封边机设备联网与产量看板",
-    summary="给家具厂的开料机、封边机加装数采网关，手机上看开机率和产量",
-    description="PLC 与传感器数据采集，设备联网后实时看板展示每台机器的运行时长、产量和故障。",
-    domain="data_collection",
-    industries=["furniture"],
-    sizes=["small", "medium"],
-    modules=["设备数据采集网关", "产量看板", "故障报警推送"],
-    tags=["设备联网"],
-)
-MES = SolutionWrite(
-    title="汽配厂 MES 生产执行系统",
-    summary="面向汽车零部件工厂的制造执行系统",
-    description="工单排产、质量追溯、批次管理，满足主机厂追溯要求。",
-    domain="software",
-    industries=["auto_parts"],
-    sizes=["medium", "large"],
-    modules=["排产", "质量追溯", "批次管理"],
-    tags=["MES"],
-)
 IOT_NEED = NeedCreate(
     title="开料机封边机联网",
     description="我们是家具厂，开料机和封边机都是单机，想做设备联网，在手机上看到每台机器的开机率和产量。",
