@@ -111,6 +111,15 @@ class SearchIndex:
         with self._lock:
             return self._current(db).match(need, top_n)
 
+    def suggest_and_match(
+        self, db: Engine, need: NeedProfile, top_n: int = TOP_N
+    ) -> tuple[Suggestion, list[RankedMatch]]:
+        """`suggest(need.text)` and `match(need)` on one look at the database (the API's hot path)."""
+        with self._lock:
+            engine = self._current(db)
+            assert self._taxonomy is not None
+            return suggest(need.text, self._taxonomy), engine.match(need, top_n)
+
     def suggest(self, db: Engine, text: str) -> Suggestion:
         """Domains, tags and industry the text talks about (needs the taxonomy only, not the model)."""
         with self._lock:
@@ -138,10 +147,11 @@ class SearchIndex:
 
     def _current(self, db: Engine) -> MatchEngine:
         with Session(db, expire_on_commit=False) as session:
-            if self._engine is None or taxonomy_service.version(session) != self._taxonomy_version:
+            stamps = dict(session.exec(select(ChangeCounter.id, ChangeCounter.value)).all())
+            if self._engine is None or stamps.get(taxonomy_service.VERSION_COUNTER, 0) != self._taxonomy_version:
                 self._build(session)  # a taxonomy edit (rare) changes tags and relations: rebuild from stored vectors
-            else:
-                self._catch_up(session)
+            elif stamps.get(1, 0) > self._applied_seq:  # the counter is bumped with every stamp, in its transaction
+                self._catch_up(session, stamps[1])
         assert self._engine is not None
         return self._engine
 
@@ -154,7 +164,9 @@ class SearchIndex:
         engine.upsert(docs, stored_vectors(session, self.encoder, docs))
         self._engine, self._applied_seq = engine, seq
 
-    def _catch_up(self, session: Session) -> None:
+    def _catch_up(self, session: Session, seq: int) -> None:
+        """Apply the rows stamped after the last applied change, up to at least `seq`: the counter's value
+        read before this query (stamps commit in counter order, so all of them are visible to it)."""
         changed = list(
             session.exec(
                 select(Solution, Provider.status)
@@ -164,6 +176,7 @@ class SearchIndex:
             )
         )
         if not changed:
+            self._applied_seq = seq  # e.g. a whitelist change of a provider without solutions
             return
         assert self._engine is not None
         keep = [to_doc(solution) for solution, status in changed if _matchable(solution, status)]
@@ -172,7 +185,7 @@ class SearchIndex:
             self._engine.remove(drop)
         if keep:
             self._engine.upsert(keep, stored_vectors(session, self.encoder, keep))
-        self._applied_seq = max(solution.change_seq for solution, _ in changed)
+        self._applied_seq = max(seq, *(solution.change_seq for solution, _ in changed))
 
 
 def reindex(

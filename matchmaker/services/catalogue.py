@@ -177,9 +177,8 @@ def match_text(
     dropping any solution that stopped being matchable since the index last caught up."""
     if industry:
         _check(session, "industry", industries=[industry])
-    suggestion = index.suggest(db, text)
     need = NeedProfile(text=text, industry=industry or None, size=size or None)
-    ranked = index.match(db, need, top_n)
+    suggestion, ranked = index.suggest_and_match(db, need, top_n)
     found = {}
     if ranked:
         rows = session.exec(_matchable().where(col(Solution.id).in_([m.solution_id for m in ranked])))
