@@ -317,6 +317,8 @@ def test_solutions_are_filtered_and_only_approved_providers_published_ones_show(
     assert ids("?q=mes") == [s["mes"].id]  # case-insensitive
     assert ids("?q=100%25") == []  # LIKE wildcards are literal
     assert ids("?per_page=2&page=2") == [s["mes"].id]
+    totals = [client.get(f"/api/v1/solutions?per_page=2&page={n}", headers=auth).get_json() for n in (1, 2, 5)]
+    assert [(len(page["items"]), page["total"]) for page in totals] == [(2, 3), (1, 3), (0, 3)]  # past the end too
     assert error_of(client.get(f"/api/v1/solutions/{hidden}", headers=auth), 404)
     assert error_of(client.get("/api/v1/solutions?domain=cloud", headers=auth), 422)["fields"] == {
         "domain": "未知的服务领域：cloud"
