@@ -9,7 +9,7 @@ the labelled file; both match through this class.
 """
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -87,7 +87,7 @@ class MatchEngine:
         self._vectors = VectorIndex(encoder.dim)
         self._lexical = LexicalIndex()
         self._docs: dict[int, SolutionDoc] = {}
-        # Each solution's structured attributes as a FEATURES row, for scoring all candidates at once.
+        self._folded: dict[int, str] = {}  # title, summary and description, case-folded: for `listing`
         # Per solution, a row: its structured attributes as a FEATURES row (for scoring all candidates
         # at once) and where its `ranking.solution_scans` lie in one buffer (no object per solution).
         self._row_of: dict[int, int] = {}
@@ -131,6 +131,7 @@ class MatchEngine:
         self._lexical.upsert(ids, [doc_text(doc) for doc in docs])
         for doc in docs:
             self._docs[doc.id] = tagged = self._tagged(doc)
+            self._folded[doc.id] = "\n".join((doc.title, doc.summary, doc.description)).lower()
             self._add_row(tagged)
 
     def _add_row(self, doc: SolutionDoc) -> None:
@@ -178,7 +179,34 @@ class MatchEngine:
         self._lexical.remove(ids)
         for id_ in ids:
             self._docs.pop(id_, None)
+            self._folded.pop(id_, None)
             self._row_of.pop(id_, None)
+
+    def listing(
+        self,
+        terms: Sequence[str] = (),
+        domain: str | None = None,
+        industries: Set[str] | None = None,
+        size: str | None = None,
+    ) -> list[int]:
+        """Ids, ascending, of the solutions that contain every term (ignoring case) in their title,
+        summary or description, are of `domain`, list one of `industries` and fit `size`; a filter left
+        out does not filter. The catalogue's keyword search, from memory: a LIKE over every row's text
+        was the database's largest cost under load."""
+        folded = [term.lower() for term in terms]
+        found = []
+        for id_, text in self._folded.items():
+            if not all(term in text for term in folded):
+                continue
+            doc = self._docs[id_]
+            if domain and doc.domain != domain:
+                continue
+            if industries is not None and industries.isdisjoint(doc.industries):
+                continue
+            if size and size not in doc.sizes:
+                continue
+            found.append(id_)
+        return sorted(found)
 
     def candidates(self, need: NeedProfile, k: int = DEFAULT_K) -> list[Candidate]:
         """The union of both indexes' top `k` for the need, each with both retrieval scores."""

@@ -8,7 +8,7 @@ query — so a publish or a whitelist decision in any worker reaches every worke
 
 import hashlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 
 import numpy as np
 from flask import Flask, current_app
@@ -119,6 +119,18 @@ class SearchIndex:
             engine = self._current(db)
             assert self._taxonomy is not None
             return suggest(need.text, self._taxonomy), engine.match(need, top_n)
+
+    def listing(
+        self,
+        db: Engine,
+        terms: Sequence[str] = (),
+        domain: str | None = None,
+        industries: Set[str] | None = None,
+        size: str | None = None,
+    ) -> list[int]:
+        """`MatchEngine.listing` on an index brought up to date first: the matchable solutions' ids."""
+        with self._lock:
+            return self._current(db).listing(terms, domain, industries, size)
 
     def suggest(self, db: Engine, text: str) -> Suggestion:
         """Domains, tags and industry the text talks about (needs the taxonomy only, not the model)."""

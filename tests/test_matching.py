@@ -67,6 +67,20 @@ def test_remove_and_replace(engine):
     assert engine.doc(2).title == "等保三级测评整改"
 
 
+def test_listing_filters_by_every_term_ignoring_case_and_by_the_attributes(engine):
+    assert engine.listing() == [1, 2, 3, 4]
+    assert engine.listing(["wms"]) == [2]  # case folded
+    assert engine.listing(["联网", "封边机"]) == [1]  # every term, in any of title, summary, description
+    assert engine.listing(["采集家具厂"]) == []  # a term does not run from the title into the description
+    assert engine.listing(domain="security") == [3]
+    assert engine.listing(industries={"auto_parts", "general"}) == [4]  # lists one of the fitting codes
+    assert engine.listing(["专网"], size="large") == []
+    engine.upsert([SolutionDoc(5, 40, "大型工厂5G专网", "", "5G专网建设", "network", sizes=("large",))])
+    engine.remove([4])
+    assert engine.listing(["专网"], size="large") == [5]
+    assert engine.listing(["5g"]) == [5]
+
+
 def test_given_vectors_are_used_instead_of_encoding(engine):
     need = NeedProfile(text="完全无关的一句话")
     query = engine.encoder.encode([need.text])

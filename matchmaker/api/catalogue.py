@@ -20,8 +20,9 @@ from matchmaker.api.schemas import (
     TagOut,
     TaxonomyOut,
 )
-from matchmaker.db import get_session
+from matchmaker.db import engine, get_session
 from matchmaker.errors import ServiceError
+from matchmaker.search import search_index
 from matchmaker.services import catalogue, taxonomy
 from models import ApiKey
 
@@ -35,6 +36,8 @@ def list_solutions(key: ApiKey, query: SolutionQuery) -> SolutionPage:
     try:
         rows, total = catalogue.solutions_page(
             get_session(),
+            engine(),
+            search_index(),
             query.page,
             query.per_page,
             text=query.q,

@@ -83,6 +83,8 @@ def _matchable():
 
 def solutions_page(
     session: Session,
+    db: Engine,
+    index: SearchIndex,
     page: int,
     per_page: int,
     *,
@@ -91,20 +93,17 @@ def solutions_page(
     industry: str | None = None,
     size: str | None = None,
 ) -> tuple[list[tuple[Solution, Provider]], int]:
-    """Matchable solutions, filtered, oldest first (stable pages)."""
-    query = _matchable()
+    """Matchable solutions, filtered, oldest first (stable pages). The search index picks the ids (it
+    holds every matchable solution's text, see `MatchEngine.listing`); the page's rows come from here."""
     if domain:
         _check(session, "domain", domains=[domain])
-        query = query.where(Solution.domain == domain)
-    if industry:
-        codes = sorted(fitting_industries(session, industry))
-        query = query.where(or_(*(_contains_code(Solution.industries, code) for code in codes)))
-    if size:
-        query = query.where(_contains_code(Solution.sizes, size))
-    if text and text.strip():
-        query = query.where(*_contains_text([Solution.title, Solution.summary, Solution.description], text))
-    rows, total = _page(session, query, col(Solution.id), page, per_page)
-    return [(solution, provider) for solution, provider in rows], total
+    codes = fitting_industries(session, industry) if industry else None
+    terms = text.split()[:MAX_TERMS] if text else []
+    ids = index.listing(db, terms, domain or None, codes, size or None)
+    chosen = ids[(page - 1) * per_page : page * per_page]
+    rows = session.exec(_matchable().where(col(Solution.id).in_(chosen))) if chosen else []
+    found = {solution.id: (solution, provider) for solution, provider in rows}
+    return [found[id_] for id_ in chosen if id_ in found], len(ids)
 
 
 def solution(session: Session, solution_id: int) -> tuple[Solution, Provider]:
