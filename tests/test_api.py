@@ -3,6 +3,7 @@
 import hashlib
 import json
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func
@@ -106,6 +107,21 @@ def test_every_call_with_a_key_is_logged_with_the_key(client, db, w):
     ]
     db.refresh(key_a)
     assert key_a.last_used_at is not None
+
+
+def test_a_keys_last_use_is_stamped_to_the_minute(db, w):
+    key = db.exec(select(ApiKey).where(ApiKey.enterprise_id == w.ent_a.id)).one()
+    first = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+
+    def last_use_after_call_at(seconds: int) -> datetime:
+        api_keys.log_call(db, key.id, "GET", "/api/v1/solutions", 200, now=first + timedelta(seconds=seconds))
+        db.refresh(key)
+        return key.last_used_at.replace(tzinfo=UTC)
+
+    assert last_use_after_call_at(0) == first
+    assert last_use_after_call_at(59) == first  # within the minute: the row is left alone
+    assert last_use_after_call_at(61) == first + timedelta(seconds=61)
+    assert db.exec(select(func.count()).select_from(ApiCallLog).where(ApiCallLog.key_id == key.id)).one() == 3
 
 
 def test_only_admins_reach_the_key_pages(admin_client, app):
