@@ -5,7 +5,10 @@ holding `xl/workbook.xml`; anything else must decode as text (UTF-8, or GB18030,
 Excel on a Chinese Windows writes for "CSV"). Workbooks are opened read-only with `data_only`, so a
 formula is never evaluated: its cell reads as the value Excel saved with it (empty if none). A ZIP
 whose contents would unpack past `MAX_UNPACKED` is refused before it is parsed (a "ZIP bomb"), and
-openpyxl parses the XML through defusedxml (no entity expansion, no external entities).
+openpyxl parses the XML through defusedxml (no entity expansion, no external entities). At most
+`MAX_SCANNED_ROWS` rows are read from a file, blank ones included: a few hundred bytes of XML can
+number a row 2,147,483,647, and openpyxl yields an empty row for every one skipped before it. A CSV the
+csv module cannot parse (a cell over its size limit, say) is refused in Chinese like any other bad file.
 
 Writing goes through `matchmaker.services.exports` (one writer and one formula neutraliser for the
 whole app); `restore` undoes that neutraliser, so a file the platform exported imports unchanged.
@@ -14,6 +17,7 @@ whole app); `restore` undoes that neutraliser, so a file the platform exported i
 import csv
 import io
 import zipfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import PurePath
@@ -24,6 +28,7 @@ from matchmaker.services.exports import FORMULA_STARTS
 
 MAX_UNPACKED = 100 * 1024 * 1024  # bytes an XLSX may unpack to
 MAX_COLUMNS = 60
+MAX_SCANNED_ROWS = 50_000  # rows read from one file, blank and skipped ones included
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # the pre-2007 .xls (and other Office binary) format
 EXTENSIONS = {".xlsx": "xlsx", ".csv": "csv"}
@@ -65,13 +70,35 @@ def read_tables(filename: str, content: bytes, max_rows: int) -> list[Table]:
     each (blank rows skipped)."""
     if not content:
         raise TabularError("文件是空的")
+    budget = _RowBudget(MAX_SCANNED_ROWS)
     if file_type(filename, content) == "xlsx":
-        return _read_xlsx(content, max_rows)
-    return [_table("CSV", csv.reader(io.StringIO(_decode(content))), max_rows)]
+        return _read_xlsx(content, max_rows, budget)
+    reader = csv.reader(io.StringIO(_decode(content), newline=""))  # "": a lone CR ends a line, as in old Mac files
+    try:
+        return [_table("CSV", budget.rows("CSV", reader), max_rows)]
+    except csv.Error:
+        raise TabularError(
+            f"CSV 文件第 {reader.line_num} 行格式有误（如单元格内容过长），无法读取；"
+            "请在 Excel 中另存为 CSV 或 .xlsx 后重新上传"
+        ) from None
+
+
+class _RowBudget:
+    """Counts the rows read from one file, across its sheets, and stops past the limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+
+    def rows(self, name: str, rows: Iterable) -> Iterator:
+        for row in rows:
+            if self.left <= 0:
+                raise TabularError(f"工作表“{name}”的行数过多（含空行），请删除多余的空行后重新上传，或分批导入")
+            self.left -= 1
+            yield row
 
 
 def _decode(content: bytes) -> str:
-    if b"\x00" in content[:65536]:
+    if b"\x00" in content:  # anywhere: PostgreSQL cannot store it, so a NUL late in the file was a 500
         raise TabularError("文件不是文本格式的 CSV，请上传 .xlsx 或 CSV 文件")
     for encoding in ("utf-8-sig", "gb18030"):
         try:
@@ -81,7 +108,7 @@ def _decode(content: bytes) -> str:
     raise TabularError("无法识别 CSV 文件的编码，请以 UTF-8 或 GBK 编码保存")
 
 
-def _read_xlsx(content: bytes, max_rows: int) -> list[Table]:
+def _read_xlsx(content: bytes, max_rows: int, budget: _RowBudget) -> list[Table]:
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             names = archive.namelist()
@@ -96,7 +123,11 @@ def _read_xlsx(content: bytes, max_rows: int) -> list[Table]:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True, keep_links=False)
         try:
             return [
-                _table(sheet.title, sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True), max_rows)
+                _table(
+                    sheet.title,
+                    budget.rows(sheet.title, sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True)),
+                    max_rows,
+                )
                 for sheet in workbook.worksheets
             ]
         finally:
