@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence, Set
 import numpy as np
 from flask import Flask, current_app
 from sqlalchemy import func
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -70,14 +72,31 @@ def stored_vectors(session: Session, encoder: Encoder, docs: Sequence[SolutionDo
     for start in range(0, len(stale), ENCODE_BATCH):
         batch = stale[start : start + ENCODE_BATCH]
         encoded = encoder.encode([doc_text(docs[i]) for i in batch])
+        values = []
         for i, vector in zip(batch, encoded, strict=True):
             matrix[i] = vector
-            row = rows.get(docs[i].id) or SolutionVector(solution_id=docs[i].id, model=encoder.name)
-            row.text_hash = hashes[i]
-            row.vector = vector.astype(np.float32).tobytes()
-            session.add(row)
+            values.append(
+                {
+                    "solution_id": docs[i].id,
+                    "model": encoder.name,
+                    "text_hash": hashes[i],
+                    "vector": np.asarray(vector, dtype=np.float32).tobytes(),
+                }
+            )
+        session.exec(_upsert_vectors(session, values))
         session.commit()
     return matrix
+
+
+def _upsert_vectors(session: Session, values: list[dict]):
+    """Insert or replace: two workers may encode the same new solution at once (the one that saved it
+    and another catching up), and both write the same vector; neither may fail on the other's row."""
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(SolutionVector).values(values)
+    return statement.on_conflict_do_update(
+        index_elements=["solution_id", "model"],
+        set_={"text_hash": statement.excluded.text_hash, "vector": statement.excluded.vector},
+    )
 
 
 class SearchIndex:

@@ -4,12 +4,15 @@ follows every publish, withdrawal and whitelist decision, also across app instan
 import json
 import re
 
+import numpy as np
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from embeddings import load_encoder
 from matchmaker import create_app
 from matchmaker.db import engine
-from matchmaker.search import search_index
+from matchmaker.matching import doc_text
+from matchmaker.search import search_index, stored_vectors, to_doc
 from matchmaker.services import matching, providers, whitelist
 from models import MatchResult, Need, Provider, ProviderStatus, Solution, SolutionStatus, SolutionVector
 from models.schemas import SolutionWrite
@@ -171,6 +174,28 @@ def test_two_app_instances_on_one_database_stay_in_step(app, db):
         assert {m.solution_id for m in search_index().match(engine(), need)} == {mes.id, iot.id}
     with other.app_context():
         engine().dispose()
+
+
+def test_two_workers_storing_the_vector_of_a_new_solution_at_once_both_succeed(app, db):
+    """The worker that saved a solution and another one catching up may both encode it before either
+    has stored the vector: the later write replaces the earlier instead of failing its request."""
+    iot = publish(db, approved_provider(db, 904, ["data_collection"]), IOT)
+    doc, encoder = to_doc(iot), load_encoder("hash")
+    with app.app_context():
+        bound = engine()
+
+    class RacedEncoder:  # the other worker stores the vector while this one is encoding
+        name, dim = encoder.name, encoder.dim
+
+        def encode(self, texts):
+            with Session(bound) as other:
+                stored_vectors(other, encoder, [doc])
+            return encoder.encode(texts)
+
+    with Session(bound) as session:
+        vectors = stored_vectors(session, RacedEncoder(), [doc])
+    assert np.allclose(vectors[0], encoder.encode([doc_text(doc)])[0])
+    assert db.exec(select(func.count()).select_from(SolutionVector)).one() == 1
 
 
 def test_vectors_are_stored_once_and_reused_until_the_text_changes(app, db):
