@@ -41,10 +41,14 @@ def home_url() -> str:
 
 
 def _safe_next(target: str | None) -> str | None:
-    """Only same-site relative paths are followed after login (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return None
+    """Only same-site relative paths are followed after login (no open redirect). Browsers drop tabs
+    and line breaks from a URL and read a backslash as a slash (?next=/%09/evil.example reached the
+    Location header as "//evil.example"), so a target holding any of those is refused too."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(char) < 0x20 or ord(char) == 0x7F for char in target):
+        return None
+    return target
 
 
 @bp.route("/login", methods=["GET", "POST"])

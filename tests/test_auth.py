@@ -1,3 +1,4 @@
+import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
@@ -81,10 +82,25 @@ def test_csrf_required_for_logged_in_changes(enterprise_client, db):
     assert _count(db, Need) == 0
 
 
-def test_login_ignores_offsite_next(client):
+@pytest.mark.parametrize(
+    "target",
+    ["//evil.example/", "https://evil.example/", "/%09/evil.example/", "/%0d%0a/evil.example/", "/%5C/evil.example/"],
+)
+def test_login_ignores_offsite_next(client, target):
+    """A browser drops the tab and line breaks and reads the backslash as a slash: each would leave the site."""
     post(client, "/auth/register/enterprise", enterprise_form())
-    response = post(client, "/auth/login?next=//evil.example/", {"email": "factory1@example.com", "password": PASSWORD})
-    assert response.headers["Location"].endswith("/enterprise/")
+    response = post(client, f"/auth/login?next={target}", {"email": "factory1@example.com", "password": PASSWORD})
+    assert response.headers["Location"] == "/enterprise/"
+
+
+def test_login_follows_a_same_site_next(client):
+    post(client, "/auth/register/enterprise", enterprise_form())
+    response = post(
+        client,
+        "/auth/login?next=/dockings/%3Fstatus%3Drequested",
+        {"email": "factory1@example.com", "password": PASSWORD},
+    )
+    assert response.headers["Location"] == "/dockings/?status=requested"
 
 
 def test_create_admin_command_rejects_weak_password(app, db):
