@@ -21,7 +21,7 @@ install-test: $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
 
 run: install
-	$(FLASK) init-db
+	$(FLASK) db upgrade
 	$(FLASK) seed
 	@echo "坪山区数字服务供需对接平台: http://$(HOST):$(PORT)/  (Ctrl+C 停止)"
 	@echo "演示账号："

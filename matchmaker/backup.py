@@ -39,8 +39,8 @@ from matchmaker.db import engine
 FORMAT = 1
 MANIFEST = "manifest.json"
 DUMPS = {"sqlite": "database.sqlite", "postgresql": "database.pgdump"}
-# Tables whose rows a fresh `init-db` creates: they do not make a target "non-empty".
-BOOKKEEPING = {"changecounter"}
+# Tables whose rows a fresh `flask db upgrade` creates: they do not make a target "non-empty".
+BOOKKEEPING = {"changecounter", "alembic_version"}
 
 
 class BackupError(Exception):

@@ -1,9 +1,12 @@
-"""`flask` commands: init-db, seed, demo-logins, create-admin, reindex, evaluate, whitelist-sweep."""
+"""`flask` commands: db (upgrade, current, revision), init-db, seed, demo-logins, create-admin, reindex, evaluate,
+whitelist-sweep."""
 
 import json
 import re
 
 import click
+from alembic import command as alembic_command
+from alembic.util import CommandError
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from pydantic import ValidationError
@@ -12,15 +15,59 @@ from sqlmodel import Session
 from matchmaker import backup
 from matchmaker.db import engine
 from matchmaker.errors import ServiceError
-from models import create_tables
+from models import upgrade_database
 from models.schemas import AccountCreate, error_messages
+from models.session import alembic_config, current_revision, head_revision
+
+
+@click.group("db")
+def db_group() -> None:
+    """Schema migrations (Alembic; scripts in models/migrations/versions)."""
+
+
+@db_group.command("upgrade")
+@with_appcontext
+def db_upgrade_command() -> None:
+    """Bring the database to the newest migration (safe to run on every start, by several processes)."""
+    upgrade_database(engine())
+    click.echo(f"数据库结构已是最新版本：{head_revision()}")
+
+
+@db_group.command("current")
+@with_appcontext
+def db_current_command() -> None:
+    """Print the revision the database is at, and whether it is the newest."""
+    current, head = current_revision(engine()), head_revision()
+    if current is None:
+        click.echo(f"数据库尚未迁移（没有版本记录）；最新版本：{head}，请运行 flask db upgrade")
+    elif current == head:
+        click.echo(f"{current}（最新）")
+    else:
+        click.echo(f"{current}（最新版本：{head}，请运行 flask db upgrade）")
+
+
+@db_group.command("revision")
+@with_appcontext
+@click.option("-m", "--message", required=True, help="what the migration changes (English, like commits)")
+@click.option("--autogenerate", is_flag=True, help="compare the models with the database (at the newest revision)")
+def db_revision_command(message: str, autogenerate: bool) -> None:
+    """For developers: write a new migration script into models/migrations/versions, to review and commit."""
+    with engine().connect() as connection:
+        try:
+            config = alembic_config(connection)
+            scripts = alembic_command.revision(config, message=message, autogenerate=autogenerate)
+        except CommandError as error:  # e.g. "Target database is not up to date."
+            raise click.ClickException(f"无法生成迁移脚本（先运行 flask db upgrade？）：{error}") from error
+    for script in scripts if isinstance(scripts, list) else [scripts]:
+        if script is not None:
+            click.echo(f"已生成迁移脚本：{script.path}（请逐行检查后与模型改动一起提交）")
 
 
 @click.command("init-db")
 @with_appcontext
 def init_db_command() -> None:
-    """Create the tables that do not exist yet (safe to run on every start)."""
-    create_tables(engine())
+    """Same as `flask db upgrade` (kept for existing scripts)."""
+    upgrade_database(engine())
     click.echo("数据库表已就绪")
 
 
@@ -30,7 +77,7 @@ def seed_command() -> None:
     """Load the demo data from seed_data/ (idempotent)."""
     from matchmaker.seed import load_demo
 
-    create_tables(engine())
+    upgrade_database(engine())
     with Session(engine()) as session:
         report = load_demo(session)
     created = "，".join(f"{kind} {count}" for kind, count in sorted(report.created.items())) or "无新增（已是最新）"
@@ -61,7 +108,7 @@ def create_admin_command(email: str, name: str, password: str) -> None:
         account = AccountCreate(email=email, password=password, display_name=name)
     except ValidationError as exc:
         raise click.ClickException("；".join(error_messages(exc).values())) from exc
-    create_tables(engine())
+    upgrade_database(engine())
     with Session(engine()) as session:
         try:
             accounts.create_admin(session, account)
@@ -125,7 +172,7 @@ def whitelist_sweep_command(today) -> None:
 
 
 def init_app(app: Flask) -> None:
-    commands = (init_db_command, seed_command, demo_logins_command, create_admin_command)
+    commands = (db_group, init_db_command, seed_command, demo_logins_command, create_admin_command)
     for command in (*commands, reindex_command, evaluate_command, whitelist_sweep_command):
         app.cli.add_command(command)
     backup.init_app(app)  # backup, restore

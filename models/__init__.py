@@ -2,7 +2,7 @@
 
 from models.api import ApiCallLog, ApiKey
 from models.security import LoginFailure
-from models.session import create_tables, make_engine
+from models.session import make_engine, upgrade_database
 from models.tables import (
     AuditLog,
     CapabilityTag,
@@ -69,7 +69,7 @@ __all__ = [
     "SuccessCase",
     "User",
     "WhitelistEvent",
-    "create_tables",
     "make_engine",
+    "upgrade_database",
     "utcnow",
 ]

@@ -1,8 +1,29 @@
-"""Engine construction for SQLite (default) and PostgreSQL."""
+"""Engine construction for SQLite (default) and PostgreSQL, and the schema migrations (Alembic).
 
-from sqlalchemy import Enum, event, text
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, create_engine
+Tables are created and changed only by the migrations in `models/migrations/versions`;
+`upgrade_database` brings a database to the newest one and is safe to run on every start.
+"""
+
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event, inspect, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import create_engine
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# The first revision: the schema as it was when migrations were introduced. A database made before
+# then (tables, no alembic_version) is adopted by running it in "adopt" mode, see upgrade_database.
+BASELINE = "0001"
+# pg_advisory_lock key held while migrating, so that workers starting at once migrate one at a time.
+_PG_LOCK_KEY = 0x706E_6773_6D69_67  # "pngsmig"
 
 
 def make_engine(url: str) -> Engine:
@@ -21,39 +42,115 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def create_tables(engine: Engine) -> None:
-    """Create missing tables and the single change-counter row."""
-    import models.api  # noqa: F401  (registers the API key and call-log tables)
-    import models.security  # noqa: F401  (registers the login-failure table)
-    import models.workflow  # noqa: F401  (registers the workflow tables on SQLModel.metadata)
-    from models.tables import ChangeCounter  # registers the catalogue tables
-
-    SQLModel.metadata.create_all(engine)
-    _add_new_enum_values(engine)
-    with Session(engine) as session:
-        if session.get(ChangeCounter, 1) is None:
-            session.add(ChangeCounter(id=1, value=0))
-            session.commit()
+# --- migrations --------------------------------------------------------------------------------------
 
 
-def _add_new_enum_values(engine: Engine) -> None:
-    """PostgreSQL keeps enum columns as native types: a value added in code (e.g. a new status)
-    must be added to the existing type too. SQLite stores them as plain strings."""
-    if engine.dialect.name != "postgresql":
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration without an alembic.ini: the scripts shipped in this package, and the
+    connection env.py runs on."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s")
+    config.attributes["connection"] = connection
+    return config
+
+
+@functools.cache
+def head_revision() -> str:
+    """The newest revision among the shipped migrations."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "models/migrations/versions holds no revision"
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None: never migrated)."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade_database(engine: Engine) -> None:
+    """Bring the database to the newest migration; a no-op when it is there already.
+
+    Safe to run on every start, by several processes at once: the upgrade runs under a lock (a
+    PostgreSQL advisory lock; SQLite's write lock, taken by BEGIN IMMEDIATE), and whoever comes second
+    finds the work done. A database created before migrations existed (tables but no alembic_version)
+    is adopted: the first revision runs in adopt mode, creating only what is missing (tables, indexes,
+    enum types and values, the change-counter row) and recording itself, then the later revisions run.
+    """
+    head = head_revision()
+    if current_revision(engine) == head:
         return
-    types = {
-        column.type.name: column.type
-        for table in SQLModel.metadata.tables.values()
-        for column in table.columns
-        if isinstance(column.type, Enum) and column.type.name
-    }
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        known = set(
-            connection.execute(
-                text("SELECT t.typname, e.enumlabel FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid")
-            )
-        )
-        for name, enum in types.items():
-            for value in enum.enums:
-                if (name, value) not in known:
-                    connection.execute(text(f"ALTER TYPE {name} ADD VALUE IF NOT EXISTS '{value}'"))
+    with migration_connection(engine) as connection:
+        adopt = not inspect(connection).has_table("alembic_version")
+        _end_implicit_transaction(connection)
+        config = alembic_config(connection)
+        if adopt:
+            config.attributes["adopt"] = True
+            command.upgrade(config, BASELINE)
+            config.attributes["adopt"] = False
+            _end_implicit_transaction(connection)
+        command.upgrade(config, "head")
+
+
+@contextmanager
+def migration_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection holding the migration lock, for alembic commands (`alembic_config(connection)`).
+
+    PostgreSQL: a session-level advisory lock; alembic runs its own transactions on the connection
+    (so a revision may use `op.get_context().autocommit_block()`). SQLite: one BEGIN IMMEDIATE
+    transaction around everything (pysqlite would otherwise commit each DDL statement on its own), with
+    foreign keys off so that batch table rebuilds do not trip over references, checked before commit.
+    """
+    if engine.dialect.name == "sqlite":
+        with _sqlite_migration_connection(engine) as connection:
+            yield connection
+        return
+    if engine.dialect.name != "postgresql":
+        raise RuntimeError(f"unsupported database: {engine.dialect.name}")
+    with engine.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _PG_LOCK_KEY})
+        connection.commit()
+        try:
+            yield connection
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
+        finally:
+            try:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _PG_LOCK_KEY})
+                connection.commit()
+            except SQLAlchemyError:
+                connection.invalidate()  # closing the session releases the lock
+
+
+@contextmanager
+def _sqlite_migration_connection(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as connection:
+        driver = connection.connection.driver_connection
+        legacy_mode = driver.isolation_level
+        driver.isolation_level = None  # the transaction below is ours, not pysqlite's
+        try:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")  # no effect inside a transaction
+            connection.exec_driver_sql("BEGIN IMMEDIATE")  # waits (timeout 30 s) for another migrator
+            try:
+                yield connection
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    raise RuntimeError(f"migration left rows with dangling foreign keys: {broken[:5]}")
+                connection.commit()
+            except BaseException:
+                connection.rollback()
+                raise
+        finally:
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
+            driver.isolation_level = legacy_mode
+
+
+def _end_implicit_transaction(connection: Connection) -> None:
+    """On PostgreSQL, end the transaction a query auto-began, so alembic runs its own; on SQLite the
+    migration connection's one transaction stays open."""
+    if connection.dialect.name == "postgresql":
+        connection.commit()

@@ -27,7 +27,7 @@ from matchmaker.db import engine
 from matchmaker.search import search_index
 from matchmaker.seed import load_demo
 from matchmaker.services import api_keys, dockings, matching
-from models import Enterprise, Need, Role, User, create_tables
+from models import Enterprise, Need, Role, User, upgrade_database
 from tests.conftest import _test_database_url
 
 pytestmark = pytest.mark.api_contract
@@ -69,7 +69,7 @@ def live_api(tmp_path_factory) -> Iterator[tuple[str, str]]:
         }
     )
     with app.app_context():
-        create_tables(engine())
+        upgrade_database(engine())
         with Session(engine(), expire_on_commit=False) as session:
             token = _seed(session)
     server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -19,7 +19,7 @@ from matchmaker.backup import MANIFEST
 from matchmaker.db import engine
 from matchmaker.ranking import NeedProfile
 from matchmaker.search import search_index
-from models import LoginFailure, create_tables, utcnow
+from models import LoginFailure, upgrade_database, utcnow
 from tests.test_xss import PAYLOAD, World, world  # noqa: F401  (the fixture: a platform in use, every role)
 
 # Tables the fixture fills; a round trip that compares empty tables proves little.
@@ -134,7 +134,7 @@ def test_a_target_with_data_is_refused_unless_forced(app, used, target, tmp_path
     path = tmp_path / "platform.backup"
     _backup(app, path)
     with target.app_context():
-        create_tables(engine())
+        upgrade_database(engine())
         with Session(engine()) as session:
             session.add(LoginFailure(kind="ip", key="10.9.9.9", created_at=utcnow()))
             session.commit()
@@ -146,6 +146,20 @@ def test_a_target_with_data_is_refused_unless_forced(app, used, target, tmp_path
         assert _rows(engine()) == kept
 
     assert _restore(target, path, "--force").exit_code == 0
+    with app.app_context():
+        before = _rows(engine())
+    with target.app_context():
+        assert _rows(engine()) == before
+
+
+def test_a_target_prepared_by_db_upgrade_counts_as_empty(app, used, target, tmp_path):
+    """`flask db upgrade` writes its revision and the change counter: bookkeeping, not data."""
+    path = tmp_path / "platform.backup"
+    _backup(app, path)
+    with target.app_context():
+        upgrade_database(engine())
+    result = _restore(target, path)
+    assert result.exit_code == 0, result.output
     with app.app_context():
         before = _rows(engine())
     with target.app_context():

@@ -28,9 +28,9 @@ from models import (
     SuccessCase,
     User,
     WhitelistEvent,
-    create_tables,
+    upgrade_database,
 )
-from tests.conftest import PASSWORD, credit_code, csrf_token, login, post
+from tests.conftest import PASSWORD, credit_code, csrf_token, drop_everything, login, post
 from tests.test_need_matching import IOT, NEED_TEXT
 
 TODAY = date(2027, 3, 1)
@@ -575,17 +575,18 @@ def test_an_unknown_appeal_is_a_404(admin_client):
 # --- PostgreSQL: a database made before `expired` existed -----------------------------------------
 
 
-def test_init_db_adds_the_new_status_to_an_existing_postgresql_enum(app, db):
+def test_upgrade_adds_the_new_status_to_the_enum_of_a_database_made_before_migrations(app, db):
     with app.app_context():
         bound = engine()
     if bound.dialect.name != "postgresql":
         pytest.skip("native enum types exist only on PostgreSQL")
     db.close()
-    SQLModel.metadata.drop_all(bound)
+    drop_everything(bound)  # alembic_version too: this database predates migrations
     old = ", ".join(f"'{s.value}'" for s in ProviderStatus if s != S.expired)
     with bound.begin() as connection:
         connection.execute(text(f"CREATE TYPE providerstatus AS ENUM ({old})"))
-    create_tables(bound)
+    SQLModel.metadata.create_all(bound)  # keeps the existing type, as an older create_tables did
+    upgrade_database(bound)
     with Session(bound) as session:
         make_provider(session, S.expired)
         assert session.exec(select(Provider.status)).one() == "expired"

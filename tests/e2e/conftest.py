@@ -17,7 +17,7 @@ from werkzeug.serving import make_server
 from matchmaker import create_app
 from matchmaker.db import engine
 from matchmaker.seed import load_demo
-from models import create_tables
+from models import upgrade_database
 
 CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -45,7 +45,7 @@ def live_url(tmp_path_factory) -> Iterator[str]:
         }
     )
     with app.app_context():
-        create_tables(engine())
+        upgrade_database(engine())
         with Session(engine()) as session:
             load_demo(session)
     server = make_server("127.0.0.1", 0, app, threaded=True)
