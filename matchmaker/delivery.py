@@ -1,8 +1,10 @@
-"""The Flask side of precise push and the email outbox: the hooks the role blueprints call after a
-publish has been committed, the outbox sender thread of each web process, and `flask send-mail`.
+"""The Flask side of precise push and the email outbox: the push settings of a need's publish, the
+hooks the role blueprints call after a solution or listing has been committed, the outbox sender
+thread of each web process, and `flask send-mail`.
 
-A hook never raises: the user's need or solution is already saved, and a failing push (database
-error, bad configuration, a bug) is logged and rolled back rather than turned into an error page.
+A hook never raises: the user's solution is already saved, and a failing push (database error, bad
+configuration, a bug) is logged and rolled back rather than turned into an error page. A need's push
+is part of its publish (services/publishing.py), and fails in the same quiet way.
 
 Mail delivery. Each web process (gunicorn worker) starts one daemon thread on its first request
 when MATCHMAKER_SMTP_HOST is set; it sends the due outbox mail every MATCHMAKER_MAIL_INTERVAL
@@ -16,7 +18,6 @@ starts and each process logs once that mail stays queued.
 import os
 import signal
 import threading
-from collections.abc import Sequence
 
 import click
 from flask import Flask, current_app
@@ -26,17 +27,17 @@ from sqlmodel import Session, select
 from matchmaker.db import engine, get_session
 from matchmaker.search import search_index
 from matchmaker.services import mail, push
-from models import MatchResult, Need, Provider, ProviderStatus, Solution, SolutionStatus, utcnow
+from models import Provider, ProviderStatus, Solution, SolutionStatus, utcnow
 
 
-def push_after_need(need: Need, results: Sequence[MatchResult]) -> None:
-    """Push a just-published need to the providers of its best matches (see services/push.py)."""
-    session = get_session()
+def push_caps() -> push.PushCaps | None:
+    """The push settings for a need being published (services/publishing.py pushes it in the publish's
+    transaction), or None, logged, when they are broken: the need is then published without a push."""
     try:
-        push.push_need(session, need, results, utcnow(), push.PushCaps.from_config(current_app.config))
-    except Exception:  # noqa: BLE001 - the publish is committed; a push must not undo or hide it
-        session.rollback()
-        current_app.logger.exception("precise push of need %s failed; the need stays published", need.id)
+        return push.PushCaps.from_config(current_app.config)
+    except Exception:  # noqa: BLE001 - a bad setting must not stop enterprises from publishing
+        current_app.logger.exception("precise push settings are invalid; needs are published without push")
+        return None
 
 
 def push_after_solution(solution_id: int) -> None:

@@ -19,7 +19,7 @@ from matchmaker.forms import (
 )
 from matchmaker.pagination import Page, requested_page
 from matchmaker.search import search_index
-from matchmaker.services import enterprises, matching
+from matchmaker.services import enterprises, matching, publishing
 from models import NeedStatus
 from models.schemas import EnterpriseProfile, NeedCreate
 
@@ -76,15 +76,15 @@ def new_need():
     if data:
         suggestion = search_index().suggest(engine(), f"{data.title}\n{data.description}")
         try:
-            need = enterprises.publish_need(session, enterprise.id, data, suggestion)
+            published = publishing.publish_need(
+                session, engine(), search_index(), enterprise.id, data, suggestion, delivery.push_caps()
+            )
         except ServiceError as error:
             session.rollback()
             attach_service_error(form, error)
         else:
-            results = matching.match_need(session, engine(), search_index(), need)
-            delivery.push_after_need(need, results)
-            flash(f"需求已发布，已为您匹配 {len(results)} 个服务方案", "success")
-            return redirect(url_for("enterprise.need_detail", need_id=need.id))
+            flash(f"需求已发布，已为您匹配 {len(published.results)} 个服务方案", "success")
+            return redirect(url_for("enterprise.need_detail", need_id=published.need.id))
     return render_template("enterprise/need_form.html", form=form, enterprise=enterprise)
 
 

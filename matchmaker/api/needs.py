@@ -14,7 +14,7 @@ from matchmaker.api.schemas import NeedMatches, NeedOut, NeedPage, PageQuery
 from matchmaker.db import engine, get_session
 from matchmaker.errors import ServiceError
 from matchmaker.search import search_index
-from matchmaker.services import enterprises, matching
+from matchmaker.services import enterprises, matching, publishing
 from models import ApiKey, Need, NeedStatus, Role
 from models.schemas import NeedCreate
 
@@ -54,11 +54,10 @@ def create_need(key: ApiKey, body: NeedCreate):
     session = get_session()
     suggestion = search_index().suggest(engine(), f"{body.title}\n{body.description}")
     try:
-        need = enterprises.publish_need(session, key.enterprise_id, body, suggestion)
+        need = publishing.publish_need(session, engine(), search_index(), key.enterprise_id, body, suggestion).need
     except ServiceError as error:
         session.rollback()
         raise service_error(error) from None
-    matching.match_need(session, engine(), search_index(), need)
     return NeedOut.model_validate(need), {"Location": url_for("api.read_need", need_id=need.id)}
 
 

@@ -46,9 +46,19 @@ def derived_title(description: str) -> str:
 
 
 def publish_need(session: Session, enterprise_id: int, data: NeedCreate, suggestion: Suggestion | None = None) -> Need:
-    """Publish a need (一键发布): the size class is the company's current one; an empty title comes from
-    the description, and domains and tags the user left empty from the suggestion for its text (what
-    the ranker would assume anyway; stored, they show on the need and feed the push)."""
+    """Save a need alone, committed, without ranking or push (for arranging data); the site and the API
+    publish through `services.publishing.publish_need`, which stores all three in one transaction."""
+    need = new_need(session, enterprise_id, data, suggestion)
+    session.add(need)
+    session.commit()
+    return need
+
+
+def new_need(session: Session, enterprise_id: int, data: NeedCreate, suggestion: Suggestion | None = None) -> Need:
+    """A validated need (一键发布), not added to the session: the size class is the company's current one;
+    an empty title comes from the description, and domains and tags the user left empty from the
+    suggestion for its text (what the ranker would assume anyway; stored, they show on the need and
+    feed the push)."""
     enterprise = get(session, enterprise_id)
     values = data.model_dump()
     values["title"] = data.title.strip() or derived_title(data.description)
@@ -56,10 +66,7 @@ def publish_need(session: Session, enterprise_id: int, data: NeedCreate, suggest
         values["domains"] = data.domains or list(suggestion.domains)
         values["tags"] = data.tags or list(suggestion.tags)
     taxonomy.check_codes(session, industries=[data.industry], domains=values["domains"], tags=values["tags"])
-    need = Need.model_validate(values | {"enterprise_id": enterprise.id, "size_class": enterprise.size_class})
-    session.add(need)
-    session.commit()
-    return need
+    return Need.model_validate(values | {"enterprise_id": enterprise.id, "size_class": enterprise.size_class})
 
 
 def own_need(session: Session, enterprise_id: int, need_id: int) -> Need:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, select
 
-from matchmaker.ranking import NeedProfile
+from matchmaker.ranking import NeedProfile, RankedMatch
 from matchmaker.search import SearchIndex
 from models import MatchResult, Need, Provider, ProviderStatus, Solution, SolutionStatus
 
@@ -31,7 +31,20 @@ def need_profile(need: Need) -> NeedProfile:
 
 def match_need(session: Session, db: Engine, index: SearchIndex, need: Need) -> list[MatchResult]:
     """Rank the solutions for `need` now and replace its stored snapshot with the result."""
-    ranked = index.match(db, need_profile(need))
+    rows = store_snapshot(session, need, rank(db, index, need))
+    session.commit()
+    return rows
+
+
+def rank(db: Engine, index: SearchIndex, need: Need) -> list[RankedMatch]:
+    """The live ranking for `need` (which need not be saved yet). The index reads, and may store
+    missing solution vectors, through a session of its own: call this before the caller's
+    transaction writes, since on SQLite that session would wait for the caller's write lock."""
+    return index.match(db, need_profile(need))
+
+
+def store_snapshot(session: Session, need: Need, ranked: list[RankedMatch]) -> list[MatchResult]:
+    """Replace the stored snapshot of the (flushed) `need` with `ranked`, in the caller's transaction."""
     session.exec(delete(MatchResult).where(col(MatchResult.need_id) == need.id))
     rows = [
         MatchResult(
@@ -45,7 +58,6 @@ def match_need(session: Session, db: Engine, index: SearchIndex, need: Need) -> 
         for match in ranked
     ]
     session.add_all(rows)
-    session.commit()
     return rows
 
 
