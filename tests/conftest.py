@@ -162,6 +162,9 @@ def app(tmp_path) -> Iterator[Flask]:
             "DATABASE_URL": _test_database_url(tmp_path),
             "SECRET_KEY": "test-secret",
             "MATCHMAKER_ENCODER": "hash",
+            # API calls logged as they are made: no writer thread outlives the test's database
+            # (tests/test_api_call_log.py covers the batched writer).
+            "MATCHMAKER_API_LOG_INTERVAL": 0,
         }
     )
     with app.app_context():

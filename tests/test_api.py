@@ -114,7 +114,9 @@ def test_a_keys_last_use_is_stamped_to_the_minute(db, w):
     first = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
     def last_use_after_call_at(seconds: int) -> datetime:
-        api_keys.log_call(db, key.id, "GET", "/api/v1/solutions", 200, now=first + timedelta(seconds=seconds))
+        api_keys.log_calls(
+            db, [api_keys.Call(key.id, "GET", "/api/v1/solutions", 200, first + timedelta(seconds=seconds))]
+        )
         db.refresh(key)
         return key.last_used_at.replace(tzinfo=UTC)
 

@@ -66,6 +66,7 @@ def live_api(tmp_path_factory) -> Iterator[tuple[str, str]]:
             "SECRET_KEY": "contract-secret",
             "MATCHMAKER_ENCODER": "hash",
             "MATCHMAKER_API_RATE_LIMIT": 1_000_000,  # the limit is tested elsewhere; here it would only hide cases
+            "MATCHMAKER_API_LOG_INTERVAL": 0,  # no writer thread outliving the module's database
         }
     )
     with app.app_context():

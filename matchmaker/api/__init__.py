@@ -4,36 +4,27 @@ Every operation is declared with `registry.operation`, which both routes it and 
 served at /api/v1/openapi.json and rendered at /api/v1/docs. Calls made with a key are logged.
 """
 
-import logging
+from flask import Blueprint, Flask, Response, current_app, g, request
 
-from flask import Blueprint, Flask, Response, g, request
-from sqlmodel import Session
-
-from matchmaker.api import errors
+from matchmaker.api import calllog, errors
+from matchmaker.api.calllog import call_log
 from matchmaker.api.cli import create_api_key_command
-from matchmaker.db import engine
 from matchmaker.extensions import csrf
-from matchmaker.services import api_keys
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-log = logging.getLogger(__name__)
 
 
 @bp.after_request
 def _log_call(response: Response) -> Response:
-    """One log row per call made with a recognised key, in a session of its own, so it is written
-    whatever became of the request's own transaction."""
+    """One log row per call made with a recognised key, written apart from the request's own
+    transaction (see `matchmaker.api.calllog`), so it is kept whatever became of that."""
     key_id = g.pop("api_key_id", None)
     if key_id is not None:
         decision = g.pop("rate_limit", None)
         if decision is not None:
             response.headers["X-RateLimit-Limit"] = str(decision.limit)
             response.headers["X-RateLimit-Remaining"] = str(decision.remaining)
-        try:
-            with Session(engine()) as session:
-                api_keys.log_call(session, key_id, request.method, request.path, response.status_code)
-        except Exception:  # a failed log line must not turn an answer into an error
-            log.exception("could not log API call of key %s", key_id)
+        call_log(current_app).record(key_id, request.method, request.path, response.status_code)
     return response
 
 
@@ -47,6 +38,7 @@ def init_app(app: Flask) -> None:
     for key, value in DEFAULTS.items():
         app.config[key] = int(app.config.get(key, value))  # from the environment they arrive as text
     app.cli.add_command(create_api_key_command)
+    calllog.init_app(app)
     csrf.exempt(bp)  # token-authenticated: no cookies, so nothing for a cross-site request to ride on
     errors.init_app(app)
     app.register_blueprint(bp)

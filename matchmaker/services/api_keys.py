@@ -7,6 +7,7 @@ Issuing and revoking are admin state changes: both are written to the audit log 
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -107,17 +108,36 @@ def authenticate(session: Session, token: str) -> ApiKey | None:
     return key
 
 
-def log_call(session: Session, key_id: int, method: str, path: str, status: int, now: datetime | None = None) -> None:
-    """Record one call and stamp the key as used; commits (the caller passes a session of its own)."""
-    now = now or utcnow()
+@dataclass(frozen=True)
+class Call:
+    """One API call made with a key: what was asked, the answer's status, when."""
+
+    key_id: int
+    method: str
+    path: str
+    status: int
+    at: datetime
+
+
+def log_calls(session: Session, calls: Sequence[Call]) -> None:
+    """Record calls and stamp their keys as used; commits (the caller passes a session of its own)."""
+    if not calls:
+        return
     if session.get_bind().dialect.name == "postgresql":
         # A usage record, not a business fact: losing the last instant of them in a crash is acceptable,
-        # waiting for the WAL flush on every API call is not (this transaction only).
+        # waiting for the WAL flush on each write is not (this transaction only).
         session.exec(text("SET LOCAL synchronous_commit TO OFF"))
-    session.add(ApiCallLog(key_id=key_id, method=method[:10], path=path[:300], status=status, created_at=now))
-    # To the minute: a busy key's calls would otherwise queue on its row's lock, one commit at a time.
-    stale = or_(col(ApiKey.last_used_at).is_(None), col(ApiKey.last_used_at) < now - LAST_USED_PRECISION)
-    session.exec(update(ApiKey).where(col(ApiKey.id) == key_id, stale).values(last_used_at=now))
+    session.add_all(
+        ApiCallLog(key_id=c.key_id, method=c.method[:10], path=c.path[:300], status=c.status, created_at=c.at)
+        for c in calls
+    )
+    last_use: dict[int, datetime] = {}
+    for call in calls:
+        last_use[call.key_id] = max(call.at, last_use.get(call.key_id, call.at))
+    for key_id, at in last_use.items():
+        # To the minute: a busy key's writers would otherwise queue on its row's lock, one commit at a time.
+        stale = or_(col(ApiKey.last_used_at).is_(None), col(ApiKey.last_used_at) < at - LAST_USED_PRECISION)
+        session.exec(update(ApiKey).where(col(ApiKey.id) == key_id, stale).values(last_used_at=at))
     session.commit()
 
 
