@@ -1,5 +1,6 @@
 """The ranker: signals, weights, fair exposure, explanations, stable order."""
 
+import dataclasses
 import random
 from dataclasses import replace
 from pathlib import Path
@@ -242,6 +243,9 @@ def test_explanation_serialises_to_plain_data():
     assert data["explanation"]["tags"] == ()
     assert data["explanation"]["points"][1] == {"point": "年底前完成", "module": UNCOVERED, "covered": False}
     assert set(data["parts"]) == set(SIGNALS)
+    (shared,) = rank(NeedProfile(text="想上MES系统，年底前完成"), [candidate(1, tags=("MES",))], TAXONOMY)
+    for explanation in (match.explanation, shared.explanation):  # the hand-written copy, as asdict makes it
+        assert explanation.as_dict() == dataclasses.asdict(explanation)
 
 
 # --- fast paths against the plain definitions ------------------------------------------------------
