@@ -30,8 +30,9 @@ max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 500)
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 errorlog = os.environ.get("GUNICORN_ERROR_LOG", "-")
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
-# The request id is the X-Request-ID response header the app sets (matchmaker/requestlog.py).
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s "%(a)s"'
+# The request id is the X-Request-ID response header the app sets (matchmaker/requestlog.py); the
+# worker's pid tells which worker answered (benchmarks/load.py uses it to follow a publish across workers).
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s pid=%(p)s "%(a)s"'
 
 # Set GUNICORN_FORWARDED_ALLOW_IPS to the proxy's address when one terminates TLS in front.
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
