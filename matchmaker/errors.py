@@ -23,7 +23,8 @@ _PAGES = {
 }
 
 
-def _render(code: int, detail: str | None = None):
+def error_page(code: int, detail: str | None = None):
+    """The Chinese error page for `code`, with `detail` instead of the standard message if given."""
     title, message = _PAGES[code]
     if code >= 500 and "db_session" in g:
         # The failed request may have left its transaction broken; the page itself reads the
@@ -34,7 +35,7 @@ def _render(code: int, detail: str | None = None):
 
 def register_error_pages(app: Flask) -> None:
     for code in _PAGES:
-        app.register_error_handler(code, lambda exc, code=code: _render(code))
+        app.register_error_handler(code, lambda exc, code=code: error_page(code))
     app.register_error_handler(
-        CSRFError, lambda exc: _render(400, "页面已过期或表单校验失败（CSRF），请刷新页面后重新提交。")
+        CSRFError, lambda exc: error_page(400, "页面已过期或表单校验失败（CSRF），请刷新页面后重新提交。")
     )

@@ -1,6 +1,5 @@
 """Web forms: CSRF, rendering and field presence. The rules themselves live in `models.schemas`."""
 
-import re
 from typing import TypeVar
 
 from flask_wtf import FlaskForm
@@ -27,18 +26,17 @@ from wtforms.validators import DataRequired, EqualTo, InputRequired, Optional
 from matchmaker.errors import ServiceError
 from matchmaker.services import taxonomy
 from models.schemas import error_messages
-from models.validation import MATURITY_LEVELS, PINGSHAN_STREETS, SIZE_LABELS
+from models.validation import (
+    CONTROL_CHARACTER_MESSAGE,
+    CONTROL_CHARACTERS,
+    MATURITY_LEVELS,
+    PINGSHAN_STREETS,
+    SIZE_LABELS,
+)
 
 Schema = TypeVar("Schema", bound=SQLModel)
 
 REQUIRED = DataRequired(message="此项为必填项")
-# Worded like the JSON API's refusal of the same input (matchmaker/api/registry.py).
-CONTROL_CHARACTER_MESSAGE = "含有不允许的字符（空字符等控制字符）"
-# C0 control characters but tab, LF and CR (a textarea sends line breaks as CRLF; text pasted from a
-# spreadsheet holds tabs). NUL is a 500 on PostgreSQL, which refuses it in text; the others are stored
-# but are invisible on the page, and openpyxl refuses exactly this set, so one would break every xlsx
-# export holding the row. DEL and C1 controls are not in it: XML and every database take them.
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 DEPLOYMENTS = {"saas": "SaaS 云服务", "private": "私有化部署", "hybrid": "混合部署", "onsite": "现场实施"}
 _INDUSTRY_GROUPS = {"cluster": "坪山重点产业", "division": "国民经济行业分类（GB/T 4754-2017）", "general": "通用"}
 
@@ -117,7 +115,7 @@ def attach_service_error(form: FlaskForm, error: ServiceError) -> None:
 def _has_control_characters(raw_data: list | None) -> bool:
     for value in raw_data or ():
         text = value.filename if isinstance(value, FileStorage) else value
-        if isinstance(text, str) and _CONTROL_CHARACTERS.search(text):
+        if isinstance(text, str) and CONTROL_CHARACTERS.search(text):
             return True
     return False
 

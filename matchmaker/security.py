@@ -18,10 +18,13 @@ from datetime import timedelta
 from flask import Flask, Response, current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from matchmaker.api.errors import error_response, is_api_request
 from matchmaker.db import get_session
+from matchmaker.errors import error_page
 from matchmaker.services import accounts
 from matchmaker.services.login_throttle import Limits, LoginThrottle
 from models import User
+from models.validation import CONTROL_CHARACTER_MESSAGE, CONTROL_CHARACTERS
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
@@ -71,7 +74,19 @@ def init_app(app: Flask) -> None:
         window=timedelta(minutes=int(app.config["MATCHMAKER_LOGIN_WINDOW_MINUTES"])),
     )
     app.extensions["login_throttle"] = LoginThrottle(limits)
+    app.before_request(_refuse_control_characters)
     app.after_request(_security_headers)
+
+
+def _refuse_control_characters() -> Response | None:
+    """An address or query holding a control character (%00 …) is answered 400 before any view reads
+    it: PostgreSQL refuses NUL in text, so a filter or path value carrying one would surface as a 500.
+    Form fields get the same rule with a message on the field (`matchmaker.forms.BaseForm`)."""
+    values = [request.path, *(part for pair in request.args.items(multi=True) for part in pair)]
+    if not any(CONTROL_CHARACTERS.search(value) for value in values):
+        return None
+    message = f"请求地址{CONTROL_CHARACTER_MESSAGE}"
+    return error_response(400, message) if is_api_request() else error_page(400, message)
 
 
 def _security_headers(response: Response) -> Response:

@@ -87,3 +87,12 @@ def password_error(password: str) -> str | None:
     if password.lower() in COMMON_PASSWORDS:
         return "该密码过于常见，容易被猜中，请换一个"
     return None
+
+
+# Worded like the JSON API's refusal of the same input (matchmaker/api/registry.py).
+CONTROL_CHARACTER_MESSAGE = "含有不允许的字符（空字符等控制字符）"
+# C0 control characters but tab, LF and CR (a textarea sends line breaks as CRLF; text pasted from a
+# spreadsheet holds tabs). NUL is a 500 on PostgreSQL, which refuses it in text; the others are stored
+# but are invisible on the page, and openpyxl refuses exactly this set, so one would break every xlsx
+# export holding the row. DEL and C1 controls are not in it: XML and every database take them.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")

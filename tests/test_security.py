@@ -266,3 +266,30 @@ def test_registration_refuses_a_common_password_in_chinese_and_writes_nothing(cl
     assert page.status_code == 200 and "该密码过于常见" in page.get_data(as_text=True)
     assert db.exec(select(func.count()).select_from(User)).one() == 0
     assert password_error(PASSWORD) is None
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "/admin/solutions?q=%00",
+        "/admin/taxonomy/tags?domain=%00",
+        "/admin/taxonomy/industries/a%00",
+        "/admin/taxonomy/domains/a%1b",
+        "/enterprise/needs?page=%00",
+        "/?next=%01",
+    ],
+)
+def test_an_address_with_a_control_character_is_refused_in_chinese(admin_client, address):
+    response = admin_client.get(address)
+    assert response.status_code == 400
+    assert "请求地址含有不允许的字符" in response.get_data(as_text=True)
+
+
+def test_the_api_refuses_such_an_address_in_json(client):
+    response = client.get("/api/v1/solutions?q=%00")  # refused before the key is even looked at
+    assert response.status_code == 400 and response.is_json
+    assert "请求地址含有不允许的字符" in response.get_json()["error"]["message"]
+
+
+def test_tab_and_line_breaks_in_a_query_pass(admin_client):
+    assert admin_client.get("/admin/solutions?q=%E8%AE%BE%E5%A4%87%09%E8%81%94%E7%BD%91").status_code == 200
