@@ -6,7 +6,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ from sqlmodel import Session, SQLModel
 import models  # noqa: F401  (every table on SQLModel.metadata)
 from matchmaker import create_app
 from matchmaker.db import engine
+from matchmaker.search import SearchIndex, search_index
 from matchmaker.seed import SeedReport, load_taxonomy
 from models import make_engine, upgrade_database
 from models.session import current_revision, head_revision
@@ -283,3 +284,30 @@ def browser():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def db_engine(app: Flask) -> Engine:
+    with app.app_context():
+        return engine()
+
+
+@pytest.fixture
+def index(app: Flask) -> SearchIndex:
+    with app.app_context():
+        return search_index()
+
+
+def table_snapshot(
+    bound: Engine, skip_tables: Collection[str] = (), skip_columns: Collection[tuple[str, str]] = ()
+) -> dict[str, list[str]]:
+    """Every row of every table, in a stable order: what "nothing written, nothing changed" is checked
+    against (`skip_columns` as (table, column) pairs)."""
+    state = {}
+    with bound.connect() as connection:
+        for table in SQLModel.metadata.sorted_tables:
+            if table.name in skip_tables:
+                continue
+            columns = [c for c in table.columns if (table.name, c.name) not in skip_columns]
+            state[table.name] = sorted(repr(tuple(row)) for row in connection.execute(select(*columns)))
+    return state

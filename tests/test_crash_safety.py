@@ -23,13 +23,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from flask import Flask
-from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from matchmaker.db import engine
 from matchmaker.errors import ServiceError
 from matchmaker.matching import doc_text
-from matchmaker.search import SearchIndex, search_index, text_hash, to_doc
+from matchmaker.search import SearchIndex, text_hash, to_doc
 from matchmaker.services import dockings, enterprises, matching, publishing
 from matchmaker.services.dockings import MoveDetails, Party
 from matchmaker.services.push import PushCaps, pushed_need_link
@@ -201,18 +199,6 @@ class Crasher:
             if child.poll() is None:
                 child.kill()  # SIGKILL to this child's pid only
                 child.wait()
-
-
-@pytest.fixture
-def db_engine(app: Flask) -> Engine:
-    with app.app_context():
-        return engine()
-
-
-@pytest.fixture
-def index(app: Flask) -> SearchIndex:
-    with app.app_context():
-        return search_index()
 
 
 @pytest.fixture

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 from wtforms import StringField, TextAreaField
 
 from matchmaker.forms import CONTROL_CHARACTER_MESSAGE, BaseForm
 from models import Need, Provider, ProviderStatus
-from tests.conftest import PASSWORD, credit_code, csrf_token, enterprise_form, post, provider_form
+from tests.conftest import PASSWORD, credit_code, csrf_token, enterprise_form, post, provider_form, table_snapshot
 from tests.test_enterprise import NEED
 from tests.test_import import catalogue_xlsx
 from tests.test_provider import CASE, SOLUTION
@@ -120,16 +120,6 @@ CASES = {
 }
 
 
-def _snapshot(db: Session) -> dict[str, list[tuple]]:
-    """Every row of every table: what "nothing written, nothing changed" is checked against."""
-    db.expire_all()
-    return {table.name: sorted(map(tuple, db.execute(select(table)).all()), key=repr) for table in _tables()}
-
-
-def _tables():
-    return SQLModel.metadata.sorted_tables
-
-
 @pytest.mark.parametrize("bad", ["\x00", "\x1b"], ids=["NUL", "ESC"])
 @pytest.mark.parametrize("name", list(CASES))
 def test_control_character_is_refused_on_the_form(request, db, name: str, bad: str):
@@ -140,13 +130,13 @@ def test_control_character_is_refused_on_the_form(request, db, name: str, bad: s
     if case.arrange:
         case.arrange(db)
     token = csrf_token(client, case.page or case.url)
-    before = _snapshot(db)
+    before = table_snapshot(db.get_bind())
 
     response = client.post(case.url, data={**case.data(bad), "csrf_token": token})
 
     assert response.status_code == case.status
     assert CONTROL_CHARACTER_MESSAGE in response.get_data(as_text=True)
-    assert _snapshot(db) == before
+    assert table_snapshot(db.get_bind()) == before
     if name.startswith("login"):
         assert client.get("/enterprise/").status_code == 302  # not logged in
 

@@ -7,11 +7,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func
-from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from matchmaker.db import engine
-from matchmaker.search import SearchIndex, search_index
 from matchmaker.services import accounts, enterprises, matching, providers, whitelist
 from matchmaker.services.push import (
     NEED_TO_PROVIDER,
@@ -58,18 +55,6 @@ MES_NEED = NeedCreate(
 
 
 # --- arranging -----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def db_engine(app: Flask) -> Engine:
-    with app.app_context():
-        return engine()
-
-
-@pytest.fixture
-def index(app: Flask) -> SearchIndex:
-    with app.app_context():
-        return search_index()
 
 
 def make_enterprise(db: Session, serial: int, industry: str = "furniture") -> Enterprise:
