@@ -18,7 +18,7 @@ from datetime import timedelta
 from flask import Flask, Response, current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from matchmaker.api.errors import error_response, is_api_request
+from matchmaker.api.errors import is_api_request
 from matchmaker.db import get_session
 from matchmaker.errors import error_page
 from matchmaker.services import accounts
@@ -79,14 +79,16 @@ def init_app(app: Flask) -> None:
 
 
 def _refuse_control_characters() -> Response | None:
-    """An address or query holding a control character (%00 …) is answered 400 before any view reads
-    it: PostgreSQL refuses NUL in text, so a filter or path value carrying one would surface as a 500.
-    Form fields get the same rule with a message on the field (`matchmaker.forms.BaseForm`)."""
+    """A page address or query holding a control character (%00 …) is answered 400 before any view
+    reads it: PostgreSQL refuses NUL in text, so a filter or path value carrying one would surface as a
+    500. Form fields get the same rule with a message on the field (`matchmaker.forms.BaseForm`); the
+    API checks its input against its schemas and answers in the statuses its contract documents."""
+    if is_api_request():
+        return None
     values = [request.path, *(part for pair in request.args.items(multi=True) for part in pair)]
     if not any(CONTROL_CHARACTERS.search(value) for value in values):
         return None
-    message = f"请求地址{CONTROL_CHARACTER_MESSAGE}"
-    return error_response(400, message) if is_api_request() else error_page(400, message)
+    return error_page(400, f"请求地址{CONTROL_CHARACTER_MESSAGE}")
 
 
 def _security_headers(response: Response) -> Response:

@@ -13,6 +13,7 @@ from matchmaker.security import CONTENT_SECURITY_POLICY, login_throttle
 from matchmaker.services.login_throttle import Limits, LoginThrottle
 from models import LoginFailure
 from models.validation import password_error
+from tests.api_support import bearer, world
 from tests.conftest import PASSWORD, enterprise_form, login, post
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 in Beijing
@@ -285,10 +286,11 @@ def test_an_address_with_a_control_character_is_refused_in_chinese(admin_client,
     assert "请求地址含有不允许的字符" in response.get_data(as_text=True)
 
 
-def test_the_api_refuses_such_an_address_in_json(client):
-    response = client.get("/api/v1/solutions?q=%00")  # refused before the key is even looked at
-    assert response.status_code == 400 and response.is_json
-    assert "请求地址含有不允许的字符" in response.get_json()["error"]["message"]
+def test_the_api_answers_such_an_address_within_its_contract(client, db):
+    token = bearer(world(db).ent_a.token)
+    refused = client.get("/api/v1/solutions?q=%00", headers=token)  # its schemas' 422, not the pages' 400
+    assert refused.status_code == 422 and "不允许的字符" in refused.get_json()["error"]["fields"]["q"]
+    assert client.get("/api/v1/dockings/%00", headers=token).status_code == 404  # no such route: the id is a number
 
 
 def test_tab_and_line_breaks_in_a_query_pass(admin_client):
