@@ -31,27 +31,13 @@ def _contains_code(column, code: str):
     return cast(column, String).like(f'%"{_escape_like(code)}"%', escape="\\")
 
 
-def _contains_term(column, term: str):
-    """`column` contains `term`, ignoring case. Only a term with cased letters needs the column folded:
-    folding every description is most of a search's cost on PostgreSQL, and Chinese has no case."""
-    pattern = f"%{_escape_like(term.lower())}%"
-    folded = func.lower(column) if term.lower() != term.upper() else column
-    return folded.like(pattern, escape="\\")
-
-
 def _contains_text(columns: Sequence, text: str):
     """Every whitespace-separated term of `text` occurs (case-insensitively) in one of `columns`."""
-    return [or_(*(_contains_term(column, term) for column in columns)) for term in text.split()[:MAX_TERMS]]
-
-
-def _page(session: Session, query, order_by, page: int, per_page: int) -> tuple[list[tuple], int]:
-    """One page of `query`'s rows and the number of all of them, from one scan (count(*) OVER () is
-    taken before LIMIT); only a page past the end asks for the count on its own."""
-    counted = query.add_columns(func.count().over()).order_by(order_by).offset((page - 1) * per_page).limit(per_page)
-    rows = session.execute(counted).all()  # not exec: that would keep only the entity of a one-entity query
-    if rows:
-        return [tuple(row[:-1]) for row in rows], rows[0][-1]
-    return [], session.exec(select(func.count()).select_from(query.subquery())).one() if page > 1 else 0
+    terms = text.split()[:MAX_TERMS]
+    return [
+        or_(*(func.lower(column).like(f"%{_escape_like(term.lower())}%", escape="\\") for column in columns))
+        for term in terms
+    ]
 
 
 def _check(session: Session, field: str, **codes: list[str]) -> None:
@@ -126,8 +112,9 @@ def providers_page(
         query = query.where(_contains_code(Provider.domains, domain))
     if text and text.strip():
         query = query.where(*_contains_text([Provider.name], text))
-    rows, total = _page(session, query, col(Provider.id), page, per_page)
-    return [provider for (provider,) in rows], total
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.order_by(col(Provider.id)).offset((page - 1) * per_page).limit(per_page))
+    return list(rows), total
 
 
 def provider(session: Session, provider_id: int) -> Provider:
