@@ -31,7 +31,15 @@ from werkzeug.security import generate_password_hash
 from matchmaker.api.registry import OPERATIONS
 from matchmaker.db import engine
 from matchmaker.search import search_index
-from matchmaker.services import accounts, api_keys, dockings, enterprises, matching, providers, push, whitelist
+from matchmaker.services import (
+    accounts,
+    api_keys,
+    dockings,
+    providers,
+    publishing,
+    push,
+    whitelist,
+)
 from matchmaker.services.notifications import notify
 from matchmaker.services.push import NEED_TO_PROVIDER, PushCaps
 from models import (
@@ -159,8 +167,8 @@ def _publish_need(app: Flask, db: Session, enterprise: Enterprise, offered: list
     """A need ranked like the web form ranks it; `offered` solutions are in its ranking for certain."""
     data = NeedCreate(title="开料机封边机联网", description=NEED_TEXT, industry="furniture")
     with app.app_context():
-        need = enterprises.publish_need(db, enterprise.id, data, search_index().suggest(engine(), NEED_TEXT))
-        matching.match_need(db, engine(), search_index(), need)
+        suggestion = search_index().suggest(engine(), NEED_TEXT)
+        need = publishing.publish_need(db, engine(), search_index(), enterprise.id, data, suggestion).need
     ranked = set(db.exec(select(MatchResult.solution_id).where(MatchResult.need_id == need.id)))
     for rank, solution in enumerate((s for s in offered if s.id not in ranked), start=len(ranked) + 1):
         db.add(MatchResult(need_id=need.id, solution_id=solution.id, rank=rank, score=0.5))
@@ -642,6 +650,7 @@ def test_a_provider_off_the_whitelist_vanishes_from_every_surface(app, db, how):
         assert w.ids["iot"] in {row.solution_id for row in stale}
         anything = PushCaps(threshold=0.0, per_provider_day=99, per_enterprise_day=99, per_need=99)
         told = push.push_need(session, session.get(Need, late.id), stale, utcnow(), anything)
+        session.commit()
         assert told and w.ids["provider_a"] not in {record.provider_id for record in told}
 
 

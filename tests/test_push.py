@@ -9,14 +9,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from matchmaker.services import accounts, enterprises, matching, providers, whitelist
-from matchmaker.services.push import (
-    NEED_TO_PROVIDER,
-    SOLUTION_TO_ENTERPRISE,
-    PushCaps,
-    push_need,
-    push_solution,
-)
+from matchmaker.services import accounts, enterprises, matching, providers, push, whitelist
+from matchmaker.services.push import NEED_TO_PROVIDER, SOLUTION_TO_ENTERPRISE, PushCaps, push_solution
 from models import (
     Enterprise,
     MatchResult,
@@ -75,7 +69,18 @@ def make_provider(db: Session, serial: int, domains=("data_collection", "softwar
 
 
 def make_need(db: Session, enterprise: Enterprise, data: NeedCreate = IOT_NEED, **changes) -> Need:
-    return enterprises.publish_need(db, enterprise.id, data.model_copy(update=changes))
+    """A saved need, not yet ranked or pushed (the tests below do that step by step)."""
+    need = enterprises.new_need(db, enterprise.id, data.model_copy(update=changes))
+    db.add(need)
+    db.commit()
+    return need
+
+
+def push_need(db: Session, need: Need, results, now: datetime, caps: PushCaps) -> list[PushRecord]:
+    """`push.push_need`, committed, as a publish commits it."""
+    pushed = push.push_need(db, need, results, now, caps)
+    db.commit()
+    return pushed
 
 
 def make_solution(db: Session, provider: Provider, data: SolutionWrite = IOT, **changes) -> Solution:

@@ -45,20 +45,11 @@ def derived_title(description: str) -> str:
     return first if len(first) <= TITLE_CHARS else first[: TITLE_CHARS - 1] + "…"
 
 
-def publish_need(session: Session, enterprise_id: int, data: NeedCreate, suggestion: Suggestion | None = None) -> Need:
-    """Save a need alone, committed, without ranking or push (for arranging data); the site and the API
-    publish through `services.publishing.publish_need`, which stores all three in one transaction."""
-    need = new_need(session, enterprise_id, data, suggestion)
-    session.add(need)
-    session.commit()
-    return need
-
-
 def new_need(session: Session, enterprise_id: int, data: NeedCreate, suggestion: Suggestion | None = None) -> Need:
     """A validated need (一键发布), not added to the session: the size class is the company's current one;
     an empty title comes from the description, and domains and tags the user left empty from the
     suggestion for its text (what the ranker would assume anyway; stored, they show on the need and
-    feed the push)."""
+    feed the push). `services.publishing.publish_need` saves it with its ranking and pushes."""
     enterprise = get(session, enterprise_id)
     values = data.model_dump()
     values["title"] = data.title.strip() or derived_title(data.description)

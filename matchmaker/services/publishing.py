@@ -63,7 +63,7 @@ def _push(
 ) -> list[PushRecord]:
     try:
         with session.begin_nested():
-            return push.queue_need_pushes(session, need, results, now, caps)
+            return push.push_need(session, need, results, now, caps)
     except Exception:  # noqa: BLE001 - a push must not cost the enterprise its publish
         log.exception("precise push of need %s failed; the need is published without it", need.id)
         return []

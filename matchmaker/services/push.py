@@ -100,18 +100,10 @@ def push_need(
     session: Session, need: Need, results: Sequence[MatchResult], now: datetime, caps: PushCaps
 ) -> list[PushRecord]:
     """Tell the providers of the need's best matches (rank <= PUSH_TOP, score >= threshold), best
-    first, one push per provider with its best solution, within the caps; commits. The provider
-    learns the need's industry, size, text and why it matched, never which company posted it."""
-    pushed = queue_need_pushes(session, need, results, now, caps)
-    session.commit()
-    return pushed
-
-
-def queue_need_pushes(
-    session: Session, need: Need, results: Sequence[MatchResult], now: datetime, caps: PushCaps
-) -> list[PushRecord]:
-    """`push_need` in the caller's transaction: the records, notifications and emails are added, not
-    committed (a publish commits them with the need, see services/publishing.py)."""
+    first, one push per provider with its best solution, within the caps. The provider learns the
+    need's industry, size, text and why it matched, never which company posted it. The records,
+    notifications and emails are added in the caller's transaction, not committed: a publish commits
+    them with the need (services/publishing.py)."""
     if need.status != NeedStatus.open:
         return []
     qualifying = sorted((r for r in results if r.rank <= PUSH_TOP and r.score >= caps.threshold), key=lambda r: r.rank)
