@@ -125,25 +125,30 @@ def _add_synthetic(url: str, n_solutions: int, n_needs: int, encoder: str) -> No
     password_hash = generate_password_hash(PASSWORD)  # one hash for all: hashing 2 700 would take minutes
     rng = random.Random(11)
     with app.app_context(), Session(engine()) as session:
-        docs = synthetic_solutions(n_solutions, taxonomy)
-        provider_ids: dict[int, int] = {}
-        for serial in sorted({doc.provider_id for doc in docs}):
-            user = User(
-                email=f"load-provider{serial}@load.example",
-                password_hash=password_hash,
-                role=Role.provider,
-                display_name=f"压测服务商{serial}",
+
+        def user(kind: str, serial: int, role: Role, name: str) -> User:
+            account = User(
+                email=f"load-{kind}{serial}@load.example", password_hash=password_hash, role=role, display_name=name
             )
-            session.add(user)
+            session.add(account)
             session.flush()
+            return account
+
+        docs = synthetic_solutions(n_solutions, taxonomy)
+        domains: dict[int, set[str]] = defaultdict(set)
+        for doc in docs:
+            domains[doc.provider_id].add(doc.domain)
+        provider_ids: dict[int, int] = {}
+        for serial in sorted(domains):
+            account = user("provider", serial, Role.provider, f"压测服务商{serial}")
             provider = Provider(
-                user_id=user.id,
+                user_id=account.id,
                 name=f"压测数字科技{serial}有限公司",
                 credit_code=code(serial),
-                domains=sorted({d.domain for d in docs if d.provider_id == serial}),
+                domains=sorted(domains[serial]),
                 contact_name="压测",
                 phone="13800000000",
-                email=user.email,
+                email=account.email,
                 status=ProviderStatus.approved,
             )
             session.add(provider)
@@ -170,17 +175,10 @@ def _add_synthetic(url: str, n_solutions: int, n_needs: int, encoder: str) -> No
         profiles = queries(taxonomy)
         industries = [i.code for i in taxonomy.industries if i.kind != "general"]
         for serial in range(n_needs // 10):
-            user = User(
-                email=f"load-enterprise{serial}@load.example",
-                password_hash=password_hash,
-                role=Role.enterprise,
-                display_name=f"压测企业{serial}",
-            )
-            session.add(user)
-            session.flush()
+            account = user("enterprise", serial, Role.enterprise, f"压测企业{serial}")
             employees, revenue = rng.choice([(40, 800.0), (150, 6000.0), (600, 50000.0)])
             enterprise = Enterprise(
-                user_id=user.id,
+                user_id=account.id,
                 name=f"压测制造{serial}有限公司",
                 credit_code=code(500_000 + serial),
                 industry=rng.choice(industries),
@@ -190,7 +188,7 @@ def _add_synthetic(url: str, n_solutions: int, n_needs: int, encoder: str) -> No
                 street="坪山街道",
                 contact_name="压测",
                 phone="13900000000",
-                email=user.email,
+                email=account.email,
             )
             session.add(enterprise)
             session.flush()
