@@ -5,6 +5,8 @@ Tables are created and changed only by the migrations in `models/migrations/vers
 """
 
 import functools
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +24,8 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # The first revision: the schema as it was when migrations were introduced. A database made before
 # then (tables, no alembic_version) is adopted by running it in "adopt" mode, see upgrade_database.
 BASELINE = "0001"
+# How long a new SQLite connection keeps trying to switch the file to WAL while another holds it.
+_SQLITE_BUSY_SECONDS = 30.0
 # pg_advisory_lock key held while migrating, so that workers starting at once migrate one at a time.
 _PG_LOCK_KEY = 0x706E_6773_6D69_67  # "pngsmig"
 
@@ -29,17 +33,37 @@ _PG_LOCK_KEY = 0x706E_6773_6D69_67  # "pngsmig"
 def make_engine(url: str) -> Engine:
     """Create an engine; SQLite gets foreign keys on and may be shared across threads."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": _SQLITE_BUSY_SECONDS})
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - trivial
+        def _sqlite_pragmas(dbapi_connection, _record) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _switch_to_wal(cursor)
             cursor.close()
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def _switch_to_wal(cursor: sqlite3.Cursor) -> None:
+    """Put the database file in WAL mode (it stays so; on a WAL file this is a no-op).
+
+    The switch needs the file to itself and, unlike other statements, SQLite does not wait on the busy
+    timeout for it: it answers "database is locked" at once while another connection switches or
+    writes, as when two workers start together on a new file. So retry, for as long as a write would wait.
+    """
+    deadline = time.monotonic() + _SQLITE_BUSY_SECONDS
+    pause = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
 
 
 # --- migrations --------------------------------------------------------------------------------------

@@ -4,8 +4,11 @@ migrations existed is adopted with its rows, upgrading is idempotent, also from 
 and `flask db` reports the revision."""
 
 import os
+import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -265,6 +268,40 @@ def test_two_processes_starting_at_once_both_come_up_on_one_migrated_schema(db, 
     assert rows(db)["changecounter"] == [(1, 0)]
     with db.connect() as connection:
         assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [head_revision()]
+
+
+def test_a_new_sqlite_connection_waits_for_a_writer_before_switching_the_file_to_wal(tmp_path):
+    """SQLite refuses the switch to WAL at once ("database is locked", no busy wait) while another
+    connection holds the write lock: what made two workers starting on a new file fail now and then."""
+    path = tmp_path / "new.sqlite"
+    writing, committed = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        connection = sqlite3.connect(path, isolation_level=None)
+        connection.execute("CREATE TABLE t (x)")
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("INSERT INTO t VALUES (1)")
+        writing.set()
+        time.sleep(0.5)
+        connection.execute("COMMIT")
+        committed.set()
+        connection.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    writing.wait()
+    bare = sqlite3.connect(path, timeout=30)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):  # what the engine has to cope with
+        bare.execute("PRAGMA journal_mode=WAL")
+    bare.close()
+
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.connect() as connection:
+        assert committed.is_set()  # it waited for the writer instead of failing
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("SELECT x FROM t").scalars().all() == [1]
+    engine.dispose()
+    thread.join()
 
 
 def test_the_first_revision_is_the_baseline_that_adoption_stamps():
