@@ -7,6 +7,7 @@ from typing import Any
 
 DEFAULTS: dict[str, Any] = {
     "MATCHMAKER_ENCODER": "use",  # use | e5 | st:<local model path or installed name> | hash (tests only)
+    "MATCHMAKER_INDEX_POLL_SECONDS": 0.2,  # how often a worker looks for other workers' changes (search.py)
     "MATCHMAKER_PAGE_SIZE": 20,
     "MATCHMAKER_DOCKING_CAP": 5,  # docking requests (对接申请) an enterprise may send per need
     "MATCHMAKER_SESSION_COOKIE_SECURE": False,
@@ -45,7 +46,7 @@ _INT_KEYS = {
     "MATCHMAKER_MAIL_BACKOFF_SECONDS",
     "MATCHMAKER_MAIL_INTERVAL",
 }
-_FLOAT_KEYS = {"MATCHMAKER_PUSH_THRESHOLD"}
+_FLOAT_KEYS = {"MATCHMAKER_PUSH_THRESHOLD", "MATCHMAKER_INDEX_POLL_SECONDS"}
 _BOOL_KEYS = {"MATCHMAKER_SESSION_COOKIE_SECURE", "MATCHMAKER_SMTP_STARTTLS"}
 
 

@@ -2,12 +2,21 @@
 
 The database is the only source of truth. Each process (gunicorn worker) builds its engine on
 first use from the stored vectors of matchable solutions (published, provider approved), then on
-every later use applies the solution rows stamped after the last change it applied — one indexed
+later uses applies the solution rows stamped after the last change it applied — one indexed
 query — so a publish or a whitelist decision in any worker reaches every worker without a restart.
+
+A busy worker looks at the change counter at most every `poll_seconds` (MATCHMAKER_INDEX_POLL_SECONDS,
+0.2 s by default) rather than on every request: the look is a connection checkout and two round trips,
+a tenth of what a match call costs, and the worker that made a change applies it at once (`refresh`).
+What the interval can delay is only a new solution showing up in another worker: every caller checks
+the solutions it shows, pushes or lists against the database (`_matchable` filters), so a withdrawn
+solution or a suspended provider never appears in the meantime.
 """
 
 import hashlib
+import math
 import threading
+import time
 from collections.abc import Callable, Sequence, Set
 
 import numpy as np
@@ -102,8 +111,10 @@ def _upsert_vectors(session: Session, values: list[dict]):
 class SearchIndex:
     """One per process; thread-safe; built lazily so that starting a worker loads no model."""
 
-    def __init__(self, encoder_spec: str) -> None:
+    def __init__(self, encoder_spec: str, poll_seconds: float = 0.0) -> None:
         self._encoder_spec = encoder_spec
+        self._poll_seconds = poll_seconds
+        self._polled_at = -math.inf  # time.monotonic() of the last look at the change counter
         self._encoder: Encoder | None = None
         self._engine: MatchEngine | None = None
         self._taxonomy: Taxonomy | None = None
@@ -169,14 +180,21 @@ class SearchIndex:
         builds it on first use instead, so a provider's save does not wait for a full build)."""
         with self._lock:
             if self._engine is not None:
-                self._current(db)
+                self._current(db, fresh=True)
 
     def reset(self) -> None:
         """Drop the in-memory index; the next use rebuilds it from the stored vectors."""
         with self._lock:
             self._engine, self._taxonomy, self._applied_seq, self._taxonomy_version = None, None, 0, 0
+            self._polled_at = -math.inf
 
-    def _current(self, db: Engine) -> MatchEngine:
+    def _current(self, db: Engine, fresh: bool = False) -> MatchEngine:
+        """The engine, brought up to date with the database unless it was looked at within the poll
+        interval (`fresh`: look now)."""
+        now = time.monotonic()
+        if self._engine is not None and not fresh and now - self._polled_at < self._poll_seconds:
+            return self._engine
+        self._polled_at = now  # changes committed after this moment are applied at the next look
         with Session(db, expire_on_commit=False) as session:
             stamps = dict(session.exec(select(ChangeCounter.id, ChangeCounter.value)).all())
             if self._engine is None or stamps.get(taxonomy_service.VERSION_COUNTER, 0) != self._taxonomy_version:
@@ -257,7 +275,9 @@ def _matchable(solution: Solution, provider_status: ProviderStatus) -> bool:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["search_index"] = SearchIndex(app.config["MATCHMAKER_ENCODER"])
+    app.extensions["search_index"] = SearchIndex(
+        app.config["MATCHMAKER_ENCODER"], float(app.config["MATCHMAKER_INDEX_POLL_SECONDS"])
+    )
 
 
 def search_index() -> SearchIndex:

@@ -166,6 +166,9 @@ def app(tmp_path) -> Iterator[Flask]:
             # API calls logged as they are made: no writer thread outlives the test's database
             # (tests/test_api_call_log.py covers the batched writer).
             "MATCHMAKER_API_LOG_INTERVAL": 0,
+            # Tests arrange rows through their own session and expect the next request to see them
+            # (tests/test_need_matching.py covers the poll interval).
+            "MATCHMAKER_INDEX_POLL_SECONDS": 0,
         }
     )
     with app.app_context():

@@ -3,6 +3,7 @@ follows every publish, withdrawal and whitelist decision, also across app instan
 
 import json
 import re
+import time
 
 import numpy as np
 from sqlalchemy import func
@@ -12,7 +13,9 @@ from embeddings import load_encoder
 from matchmaker import create_app
 from matchmaker.db import engine
 from matchmaker.matching import doc_text
+from matchmaker.ranking import NeedProfile
 from matchmaker.search import search_index, stored_vectors, to_doc
+from matchmaker.services import catalogue as catalogue_service
 from matchmaker.services import matching, providers, whitelist
 from models import MatchResult, Need, Provider, ProviderStatus, Solution, SolutionStatus, SolutionVector
 from models.schemas import SolutionWrite
@@ -173,6 +176,33 @@ def test_two_app_instances_on_one_database_stay_in_step(app, db):
     with app.app_context():
         assert {m.solution_id for m in search_index().match(engine(), need)} == {mes.id, iot.id}
     with other.app_context():
+        engine().dispose()
+
+
+def test_a_busy_worker_looks_for_other_workers_changes_once_per_poll_interval(app, db, monkeypatch):
+    """Within the interval a worker ranks from what it last saw: a solution another worker published
+    shows up after it, while one another worker suspended is out of every answer at once (each caller
+    checks what it shows against the database)."""
+    busy = create_app(dict(app.config, MATCHMAKER_INDEX_POLL_SECONDS=60))
+    vendor = approved_provider(db, 905, ["data_collection", "software"])
+    mes = publish(db, vendor, MES)
+    with busy.app_context():
+        assert [m.solution_id for m in search_index().match(engine(), NeedProfile(text=NEED_TEXT))] == [mes.id]
+    iot = publish(db, vendor, IOT)  # by another worker: nothing tells this one
+
+    def live_ids() -> list[int]:
+        with busy.app_context(), Session(engine()) as session:
+            found = catalogue_service.match_text(session, engine(), search_index(), NEED_TEXT)
+            return [m.solution.id for m in found.matches]
+
+    assert live_ids() == [mes.id]  # not looked for yet
+    clock = time.monotonic() + 61
+    monkeypatch.setattr("matchmaker.search.time.monotonic", lambda: clock)
+    assert live_ids()[0] == iot.id  # the interval has passed: the next request applies the publish
+
+    whitelist.decide(db, vendor.id, "suspend", None, "整改期间暂停")  # by another worker
+    assert live_ids() == []  # within the interval, yet out at once
+    with busy.app_context():
         engine().dispose()
 
 
