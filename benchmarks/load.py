@@ -707,6 +707,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def drive(seconds: float, tally: Tally) -> Callable[[], int]:
             def run() -> int:
+                tally.started = time.perf_counter()  # requests/s counts from this run's start
                 driver.run(seconds, tally)
                 driver.drain()
                 return sum(len(values) for values in tally.latencies.values())
