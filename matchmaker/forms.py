@@ -101,9 +101,12 @@ def to_schema(form: FlaskForm, schema: type[Schema], **overrides) -> Schema | No
 
 
 def attach_error(form: FlaskForm, field: str | None, message: str) -> None:
+    """Show `message` at `field` (or above the form). A field keeps the first message it got: the form
+    and the schema check the same field, and an empty one would otherwise say 此项为必填项 twice."""
     target = getattr(form, field, None) if field else None
     if target is not None and hasattr(target, "errors"):
-        target.errors = [*target.errors, message]
+        if not target.errors:
+            target.errors = [message]
     else:
         form.form_errors.append(message)
 

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from sqlalchemy import func
 from sqlmodel import select
@@ -37,6 +39,16 @@ def test_rejected_registration_writes_nothing(client, db):
     assert "校验位不正确" in html or "不允许的字符" in html
     assert "请输入有效的手机号" in html
     assert "不能小于0" in html
+    assert _count(db, User) == 0 and _count(db, Enterprise) == 0
+
+
+def test_an_empty_registration_says_one_thing_per_field(client, db):
+    """The form and the schema both check each field: a field shows the first message only."""
+    html = post(client, "/auth/register/enterprise", {}).get_data(as_text=True)
+    messages = re.findall(r'<p class="error" id="([a-z_]+)-err">([^<]*)</p>', html)
+    fields = [field for field, _ in messages]
+    assert {"email", "password", "name", "credit_code", "employees", "revenue", "phone"} <= set(fields)
+    assert len(fields) == len(set(fields)), messages
     assert _count(db, User) == 0 and _count(db, Enterprise) == 0
 
 
