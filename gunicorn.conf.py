@@ -45,7 +45,9 @@ def post_worker_init(worker) -> None:
     instead of making its first user wait. MATCHMAKER_WARM_INDEX=0 turns this off."""
     if not WARM_INDEX:
         return
-    from matchmaker.health import warm_up  # imported in the worker: the master keeps no app code across reloads
+    from matchmaker.plumbing.health import (
+        warm_up,  # imported in the worker: the master keeps no app code across reloads
+    )
 
     seconds = warm_up(worker.wsgi)
     if seconds is not None:

@@ -10,7 +10,7 @@ solutions comes without tags, so the engine suggests them on upsert, as it does 
 
 The queries are the needs of seed_data/enterprises.json (title and description, the company's industry
 and size class, the confirmed domains and tags) and of the development set (/work/shared/eval/dev_set.json
-or seed_data/dev_set.json, read as `matchmaker.evaluation` reads it): 217 needs.
+or seed_data/dev_set.json, read as `matchmaker.matching.evaluation` reads it): 217 needs.
 
 Measured per size, in one run (milliseconds unless named otherwise):
 
@@ -28,7 +28,7 @@ The last line printed is one JSON object with all figures, including
 ``ratio_10k = p95(match) / p95(encode + brute-force search)`` at 10 000 solutions.
 Every latency is measured one query at a time on the calling thread, as a web request runs, and per
 need all of them back to back, so that other load on the machine disturbs them alike. The 2 048
-solutions explained last are kept analysed (see `matchmaker.ranking`), so the needs are matched once
+solutions explained last are kept analysed (see `matchmaker.matching.fusion`), so the needs are matched once
 each: repeating them would measure that cache rather than the engine.
 """
 
@@ -49,10 +49,10 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from embeddings import Encoder, load_encoder
-from matchmaker.evaluation import load_labelled_set
-from matchmaker.matching import DEFAULT_K, MatchEngine, SolutionDoc, doc_text
-from matchmaker.ranking import NeedProfile
-from matchmaker.taxonomy import Taxonomy, load_taxonomy
+from matchmaker.matching.engine import DEFAULT_K, MatchEngine, SolutionDoc, doc_text
+from matchmaker.matching.evaluation import load_labelled_set
+from matchmaker.matching.signals import NeedProfile
+from matchmaker.matching.taxonomy import Taxonomy, load_taxonomy
 from models.validation import size_class
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -60,7 +60,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_matching import queries, synthetic_solutions  # noqa: E402
 
-from matchmaker.taxonomy import load_taxonomy  # noqa: E402
+from matchmaker.matching.taxonomy import load_taxonomy  # noqa: E402
 
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE = "matchmaker_load"
@@ -111,7 +111,7 @@ def _add_synthetic(url: str, n_solutions: int, n_needs: int, encoder: str) -> No
     from werkzeug.security import generate_password_hash
 
     from matchmaker import create_app
-    from matchmaker.db import engine
+    from matchmaker.plumbing.db import engine
     from matchmaker.services import changes
     from models import Enterprise, Need, Provider, ProviderStatus, Role, Solution, SolutionStatus, User
     from models.validation import credit_code_check_char, size_class
@@ -212,8 +212,8 @@ def _match_needs(url: str, encoder: str) -> None:
     from sqlmodel import Session, select
 
     from matchmaker import create_app
-    from matchmaker.db import engine
-    from matchmaker.search import search_index
+    from matchmaker.plumbing.db import engine
+    from matchmaker.plumbing.extensions import search_index
     from matchmaker.services import matching
     from models import Need
 
@@ -229,8 +229,8 @@ def fixtures(name: str, encoder: str) -> dict:
     from sqlmodel import Session, select
 
     from matchmaker import create_app
-    from matchmaker.db import engine
-    from matchmaker.seed import DEMO_ADMIN_EMAIL
+    from matchmaker.commands.seed import DEMO_ADMIN_EMAIL
+    from matchmaker.plumbing.db import engine
     from matchmaker.services import api_keys
     from models import Enterprise, Need, Provider, Role, User
 

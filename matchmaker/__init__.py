@@ -1,4 +1,16 @@
-"""坪山区数字服务供需对接平台: the Flask application."""
+"""坪山区数字服务供需对接平台: the Flask application.
+
+One folder per layer; imports point down only:
+
+- `web/` and `api/`: the pages of each role and the JSON API; they validate input and call services;
+- `services/`: the use cases (session first, own their commit, never read `request`);
+- `matching/`: taxonomy, tagging, the engine, the ranker, evaluation and the per-worker search index
+  (pure code over `embeddings/`, except the index's sync with the database);
+- `plumbing/`: configuration, database session, security headers, logs, errors, template helpers;
+- `commands/`: the `flask` commands (database, seed, backup, reindex, evaluate).
+
+This module holds only the app factory.
+"""
 
 from pathlib import Path
 from typing import Any
@@ -13,38 +25,30 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"), instance_relative_config=True)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from matchmaker import health, requestlog, security
-    from matchmaker.config import build_config
+    from matchmaker.plumbing.config import build_config
 
     app.config.from_mapping(build_config(app.instance_path, config))
 
-    from matchmaker import admin, auth, cli, db, docking, enterprise, provider, public, search, templating
-    from matchmaker.errors import register_error_pages
-    from matchmaker.extensions import csrf, login_manager
+    from matchmaker import api
+    from matchmaker.commands import cli
+    from matchmaker.plumbing import db, extensions, health, ratelimit, requestlog, security, templating
+    from matchmaker.plumbing.errors import register_error_pages
+    from matchmaker.web import admin, auth, delivery, docking, embed, enterprise, inbox, provider, public
 
     requestlog.init_app(app)
     security.init_app(app)
     db.init_app(app)
     health.init_app(app)
-    search.init_app(app)
-    csrf.init_app(app)
-    login_manager.init_app(app)
+    extensions.init_search_index(app)
+    extensions.csrf.init_app(app)
+    extensions.login_manager.init_app(app)
     templating.init_app(app)
     register_error_pages(app)
-    from matchmaker import admin_keys, api, embed, ratelimit  # noqa: F401  (admin_keys: API key routes on admin.bp)
-
     ratelimit.init_app(app)
     api.init_app(app)  # after the error pages: under /api/v1 it answers errors in JSON instead
     embed.init_app(app)
-    from matchmaker import admin_centre  # noqa: F401  (dashboard, export and taxonomy routes on admin.bp)
-
     cli.init_app(app)
-    from matchmaker import admin_import  # noqa: F401  (bulk import, solution and docking lists on admin.bp)
-
-    for module in (public, auth, enterprise, provider, admin, docking):
+    for module in (public, auth, enterprise, provider, admin, docking, inbox):
         app.register_blueprint(module.bp)
-    from matchmaker import delivery, inbox  # notifications, precise push, email outbox
-
-    app.register_blueprint(inbox.bp)
-    delivery.init_app(app)
+    delivery.init_app(app)  # notifications, precise push, email outbox
     return app

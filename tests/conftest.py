@@ -19,9 +19,10 @@ from sqlmodel import Session, SQLModel
 
 import models  # noqa: F401  (every table on SQLModel.metadata)
 from matchmaker import create_app
-from matchmaker.db import engine
-from matchmaker.search import SearchIndex, search_index
-from matchmaker.seed import SeedReport, load_taxonomy
+from matchmaker.commands.seed import SeedReport, load_taxonomy
+from matchmaker.matching.search_index import SearchIndex
+from matchmaker.plumbing.db import engine
+from matchmaker.plumbing.extensions import search_index
 from models import make_engine, upgrade_database
 from models.session import current_revision, head_revision
 from models.validation import credit_code_check_char
@@ -164,10 +165,10 @@ def app(tmp_path) -> Iterator[Flask]:
             "SECRET_KEY": "test-secret",
             "MATCHMAKER_ENCODER": "hash",
             # API calls logged as they are made: no writer thread outlives the test's database
-            # (tests/test_api_call_log.py covers the batched writer).
+            # (tests/api/test_api_call_log.py covers the batched writer).
             "MATCHMAKER_API_LOG_INTERVAL": 0,
             # Tests arrange rows through their own session and expect the next request to see them
-            # (tests/test_need_matching.py covers the poll interval).
+            # (tests/matching/test_need_matching.py covers the poll interval).
             "MATCHMAKER_INDEX_POLL_SECONDS": 0,
         }
     )

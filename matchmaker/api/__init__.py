@@ -9,7 +9,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from matchmaker.api import calllog, errors
 from matchmaker.api.calllog import call_log
 from matchmaker.api.cli import create_api_key_command
-from matchmaker.extensions import csrf
+from matchmaker.plumbing.extensions import csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

@@ -81,7 +81,7 @@ class CallLog:
 
 
 def init_app(app: Flask) -> None:
-    """After `matchmaker.db.init_app`: the log writes through the app's engine."""
+    """After `matchmaker.plumbing.db.init_app`: the log writes through the app's engine."""
     app.config["MATCHMAKER_API_LOG_INTERVAL"] = float(app.config.get("MATCHMAKER_API_LOG_INTERVAL", 1.0))
     app.extensions["api_call_log"] = CallLog(app.extensions["db_engine"], app.config["MATCHMAKER_API_LOG_INTERVAL"])
 

@@ -20,10 +20,10 @@ from matchmaker.api.schemas import (
     TagOut,
     TaxonomyOut,
 )
-from matchmaker.db import engine, get_session
-from matchmaker.errors import ServiceError
-from matchmaker.search import search_index
+from matchmaker.plumbing.db import engine, get_session
+from matchmaker.plumbing.extensions import search_index
 from matchmaker.services import catalogue, taxonomy
+from matchmaker.services.errors import ServiceError
 from models import ApiKey
 
 

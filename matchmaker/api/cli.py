@@ -6,9 +6,9 @@ from flask.cli import with_appcontext
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from matchmaker.db import engine
-from matchmaker.errors import ServiceError
+from matchmaker.plumbing.db import engine
 from matchmaker.services import api_keys
+from matchmaker.services.errors import ServiceError
 from models import Enterprise, Provider, Role, User
 
 

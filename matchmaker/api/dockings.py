@@ -8,10 +8,10 @@ from matchmaker.api import bp
 from matchmaker.api.errors import ApiError
 from matchmaker.api.registry import ID, operation, service_error
 from matchmaker.api.schemas import DockingCreate, DockingDetail, DockingEventOut, DockingOut, DockingPage, DockingQuery
-from matchmaker.db import get_session
-from matchmaker.errors import ServiceError
+from matchmaker.plumbing.db import get_session
 from matchmaker.services import api_keys, dockings, enterprises
 from matchmaker.services.dockings import Party
+from matchmaker.services.errors import ServiceError
 from models import ApiKey, Docking, NeedStatus, Role
 
 PARTIES = (Role.enterprise, Role.provider)

@@ -7,13 +7,12 @@ maps an input field to what is wrong with it (empty when the error is not about 
 import json
 from collections.abc import Callable
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from matchmaker.plumbing.errors import is_api_request
 from models.schemas import error_messages
-
-PREFIX = "/api/v1"
 
 CODES = {
     400: ("bad_request", "请求无效，无法处理"),
@@ -90,10 +89,6 @@ def error_response(
     if status == 401:
         headers.setdefault("WWW-Authenticate", 'Bearer realm="api"')
     return json_response(body, status, headers)
-
-
-def is_api_request() -> bool:
-    return request.path == PREFIX or request.path.startswith(PREFIX + "/")
 
 
 def _from_http(exc: HTTPException) -> Response:

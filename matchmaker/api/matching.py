@@ -4,10 +4,10 @@ from matchmaker.api import bp
 from matchmaker.api.present import match_item
 from matchmaker.api.registry import operation, service_error
 from matchmaker.api.schemas import MatchRequest, MatchResponse, SuggestionOut
-from matchmaker.db import engine, get_session
-from matchmaker.errors import ServiceError
-from matchmaker.search import search_index
+from matchmaker.plumbing.db import engine, get_session
+from matchmaker.plumbing.extensions import search_index
 from matchmaker.services import catalogue
+from matchmaker.services.errors import ServiceError
 from models import ApiKey
 
 EXAMPLE = {

@@ -11,10 +11,10 @@ from matchmaker.api.errors import ApiError
 from matchmaker.api.present import match_item
 from matchmaker.api.registry import ID, operation, service_error
 from matchmaker.api.schemas import NeedMatches, NeedOut, NeedPage, PageQuery
-from matchmaker.db import engine, get_session
-from matchmaker.errors import ServiceError
-from matchmaker.search import search_index
+from matchmaker.plumbing.db import engine, get_session
+from matchmaker.plumbing.extensions import search_index
 from matchmaker.services import enterprises, matching, publishing
+from matchmaker.services.errors import ServiceError
 from models import ApiKey, Need, NeedStatus, Role
 from models.schemas import NeedCreate
 

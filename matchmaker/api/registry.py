@@ -13,10 +13,10 @@ from flask import Blueprint, current_app, g, request
 from pydantic import BaseModel, ValidationError
 
 from matchmaker.api.errors import ApiError, json_response, validation_fields
-from matchmaker.db import get_session
-from matchmaker.errors import ServiceError
-from matchmaker.ratelimit import limiter
+from matchmaker.plumbing.db import get_session
+from matchmaker.plumbing.ratelimit import limiter
 from matchmaker.services import api_keys
+from matchmaker.services.errors import ServiceError
 from models import ApiKey, Role
 
 # A path id: a positive 32-bit integer; anything else misses the route (404) before reaching a query.

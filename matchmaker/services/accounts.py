@@ -4,8 +4,8 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from matchmaker.errors import ServiceError
 from matchmaker.services import taxonomy
+from matchmaker.services.errors import ServiceError
 from models import Enterprise, Provider, Role, User
 from models.schemas import AccountCreate, EnterpriseRegistration, ProviderRegistration
 from models.validation import size_class

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, text, update
 from sqlmodel import Session, col, select
 
-from matchmaker.errors import ServiceError
 from matchmaker.services import audit
+from matchmaker.services.errors import ServiceError
 from models import ApiCallLog, ApiKey, Enterprise, Provider, Role, User, utcnow
 
 TOKEN_PREFIX = "pmk"

@@ -13,11 +13,12 @@ from sqlalchemy import String, cast, func, or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from matchmaker.errors import ServiceError
-from matchmaker.ranking import NeedProfile, RankedMatch
-from matchmaker.search import SearchIndex
+from matchmaker.matching.fusion import RankedMatch
+from matchmaker.matching.search_index import SearchIndex
+from matchmaker.matching.signals import NeedProfile
+from matchmaker.matching.tagging import Suggestion
 from matchmaker.services import taxonomy
-from matchmaker.tagging import Suggestion
+from matchmaker.services.errors import ServiceError
 from models import Industry, Provider, ProviderStatus, Solution, SolutionStatus, SuccessCase
 
 MAX_TERMS = 5

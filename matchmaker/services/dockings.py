@@ -26,7 +26,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
-from matchmaker.errors import ServiceError
+from matchmaker.services.errors import ServiceError
 from matchmaker.services.notifications import notify
 from models import (
     Docking,

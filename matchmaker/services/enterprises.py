@@ -5,9 +5,9 @@ import re
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from matchmaker.errors import ServiceError
+from matchmaker.matching.tagging import Suggestion
 from matchmaker.services import taxonomy
-from matchmaker.tagging import Suggestion
+from matchmaker.services.errors import ServiceError
 from models import Enterprise, Need, NeedStatus, utcnow
 from models.schemas import EnterpriseProfile, NeedCreate
 from models.validation import size_class

@@ -17,10 +17,10 @@ from openpyxl.styles import Alignment, Font
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from matchmaker.ranking import split_points
+from matchmaker.matching.explanation import split_points
 from matchmaker.services import audit
+from matchmaker.services.labels import NEED_STATUS_LABELS, PROVIDER_STATUS_LABELS
 from matchmaker.services.stats import LOCAL_OFFSET, Period
-from matchmaker.templating import NEED_STATUS_LABELS, PROVIDER_STATUS_LABELS
 from models import (
     Docking,
     DockingStatus,

@@ -32,15 +32,15 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
-from matchmaker.errors import ServiceError
+from matchmaker.matching.search_index import read_taxonomy
+from matchmaker.matching.tagging import suggest
+from matchmaker.matching.taxonomy import SIZE_LABELS, SIZE_ORDER, Taxonomy, resolve_sizes
 from matchmaker.services import audit, changes
-from matchmaker.services import taxonomy as taxonomy_service
+from matchmaker.services.errors import ServiceError
 from matchmaker.services.exports import Sheet
+from matchmaker.services.labels import DEPLOYMENT_LABELS, PROVIDER_STATUS_LABELS
+from matchmaker.services.tabular import Table, TabularError, read_tables
 from matchmaker.services.whitelist import MAX_REASON, one_year_after
-from matchmaker.tabular import Table, TabularError, read_tables
-from matchmaker.tagging import suggest
-from matchmaker.taxonomy import SIZE_LABELS, SIZE_ORDER, Taxonomy, resolve_sizes
-from matchmaker.templating import DEPLOYMENT_LABELS, PROVIDER_STATUS_LABELS
 from models import ChangeCounter, Provider, ProviderStatus, Solution, SolutionStatus, WhitelistEvent, utcnow
 from models.schemas import ProviderProfile, SolutionWrite, error_messages
 from models.validation import credit_code_check_char, credit_code_error
@@ -671,7 +671,7 @@ def run(
     result = ImportResult()
     tables = tables_of(uploads, result)
     session.exec(select(ChangeCounter).where(ChangeCounter.id == 1).with_for_update()).one()
-    taxonomy = Taxonomy.from_dict(taxonomy_service.as_dict(session))
+    taxonomy = read_taxonomy(session)
     vocabulary = Vocabulary(taxonomy)
     plan = Plan()
     if PROVIDERS in tables:

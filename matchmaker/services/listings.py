@@ -17,8 +17,8 @@ from sqlmodel.sql.expression import Select
 from matchmaker.services.dockings import STATUS_LABELS as DOCKING_STATUS_LABELS
 from matchmaker.services.exports import BATCH, Sheet
 from matchmaker.services.imports import SOLUTION_COLUMNS
+from matchmaker.services.labels import DEPLOYMENT_LABELS, SOLUTION_STATUS_LABELS
 from matchmaker.services.stats import LOCAL_OFFSET
-from matchmaker.templating import DEPLOYMENT_LABELS, SOLUTION_STATUS_LABELS
 from models import Docking, DockingStatus, Domain, Enterprise, Industry, Need, Provider, Solution, SolutionStatus
 from models.validation import SIZE_LABELS
 

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, select
 
-from matchmaker.ranking import NeedProfile, RankedMatch
-from matchmaker.search import SearchIndex
+from matchmaker.matching.fusion import RankedMatch
+from matchmaker.matching.search_index import SearchIndex
+from matchmaker.matching.signals import NeedProfile
 from models import MatchResult, Need, Provider, ProviderStatus, Solution, SolutionStatus
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from matchmaker.errors import ServiceError
+from matchmaker.services.errors import ServiceError
 from models import Notification, OutboxMail, User, utcnow
 
 SUBJECT_PREFIX = "【坪山数字服务对接平台】"

@@ -4,8 +4,8 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, select
 
-from matchmaker.errors import ServiceError
 from matchmaker.services import changes, taxonomy
+from matchmaker.services.errors import ServiceError
 from models import Provider, Solution, SolutionStatus, SuccessCase, utcnow
 from models.schemas import ProviderProfile, SolutionWrite, SuccessCaseCreate
 

@@ -4,7 +4,7 @@ or none of them does.
 
 So a worker killed half-way through a publish (SIGKILL, the OOM killer, a lost machine) leaves
 either no trace of it or all of it: never a need without its snapshot and its pushes, never a push,
-notification or email about a need that was not saved (tests/test_crash_safety.py kills one at each
+notification or email about a need that was not saved (tests/commands/test_crash_safety.py kills one at each
 step). The enterprise simply publishes again.
 
 The ranking is worked out before the first write: the search index reads, and may store missing
@@ -19,9 +19,9 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from matchmaker.search import SearchIndex
+from matchmaker.matching.search_index import SearchIndex
+from matchmaker.matching.tagging import Suggestion
 from matchmaker.services import enterprises, matching, push
-from matchmaker.tagging import Suggestion
 from models import MatchResult, Need, PushRecord, utcnow
 from models.schemas import NeedCreate
 

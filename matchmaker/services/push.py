@@ -36,12 +36,10 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from matchmaker.errors import ServiceError
-from matchmaker.search import SearchIndex
+from matchmaker.matching.search_index import SearchIndex, read_taxonomy
 from matchmaker.services import matching
-from matchmaker.services import taxonomy as taxonomy_service
+from matchmaker.services.errors import ServiceError
 from matchmaker.services.notifications import notify
-from matchmaker.taxonomy import Taxonomy
 from models import (
     Enterprise,
     Industry,
@@ -221,7 +219,7 @@ def push_solution(
 
 def shortlist(session: Session, solution: Solution) -> list[Need]:
     """The open needs worth re-ranking for `solution` (see `push_solution`), best first."""
-    taxonomy = Taxonomy.from_dict(taxonomy_service.as_dict(session))
+    taxonomy = read_taxonomy(session)
     own_tags = taxonomy.canonical_tags(solution.tags)
     newest = select(Need).where(Need.status == NeedStatus.open).order_by(col(Need.id).desc()).limit(SCAN_LIMIT)
     keyed = []

@@ -14,8 +14,9 @@ from sqlalchemy import exists, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, select
 
-from matchmaker.errors import ServiceError
+from matchmaker.matching.search_index import TAXONOMY_COUNTER
 from matchmaker.services import audit
+from matchmaker.services.errors import ServiceError
 from matchmaker.services.stats import json_values
 from models import CapabilityTag, ChangeCounter, Domain, Enterprise, Industry, Need, Provider, Solution, SuccessCase
 from models.schemas import CleanList
@@ -31,18 +32,6 @@ def industries(session: Session) -> list[Industry]:
 
 def tags(session: Session) -> list[CapabilityTag]:
     return list(session.exec(select(CapabilityTag).order_by(CapabilityTag.domain, CapabilityTag.id)))
-
-
-def as_dict(session: Session) -> dict:
-    """The taxonomy in the shape of seed_data/taxonomy.json (what `matchmaker.taxonomy` reads)."""
-    return {
-        "domains": [{"code": d.code, "name": d.name, "description": d.description} for d in domains(session)],
-        "industries": [
-            {"code": i.code, "name": i.name, "kind": i.kind, "gbt": i.gbt, "synonyms": i.synonyms}
-            for i in industries(session)
-        ],
-        "tags": [{"name": t.name, "domain": t.domain, "synonyms": t.synonyms} for t in tags(session)],
-    }
 
 
 def _require_known(label: str, given: Iterable[str], known: set[str]) -> None:
@@ -70,24 +59,16 @@ def check_codes(
 
 # --- version: how every worker learns that the taxonomy changed -------------------------------------
 
-VERSION_COUNTER = 2  # ChangeCounter row 1 stamps solutions; row 2 counts taxonomy changes
-
-
-def version(session: Session) -> int:
-    """The number of taxonomy changes so far (0 before the first); a worker whose cached taxonomy was
-    read at another version reloads it (see `matchmaker.search.SearchIndex`)."""
-    return session.exec(select(ChangeCounter.value).where(ChangeCounter.id == VERSION_COUNTER)).first() or 0
-
 
 def _bump_version(session: Session) -> None:
     """Increment the version inside the caller's transaction (the row lock orders concurrent changes);
     the row is created by the first change, and a racing first change simply updates it."""
-    bump = update(ChangeCounter).where(ChangeCounter.id == VERSION_COUNTER).values(value=ChangeCounter.value + 1)
+    bump = update(ChangeCounter).where(ChangeCounter.id == TAXONOMY_COUNTER).values(value=ChangeCounter.value + 1)
     if session.exec(bump).rowcount:
         return
     try:
         with session.begin_nested():
-            session.add(ChangeCounter(id=VERSION_COUNTER, value=1))
+            session.add(ChangeCounter(id=TAXONOMY_COUNTER, value=1))
     except IntegrityError:
         session.exec(bump)
 

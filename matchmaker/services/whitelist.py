@@ -18,8 +18,8 @@ from datetime import date, timedelta
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
-from matchmaker.errors import ServiceError
 from matchmaker.services import audit, changes
+from matchmaker.services.errors import ServiceError
 from matchmaker.services.notifications import notify
 from models import Appeal, AppealStatus, Provider, ProviderStatus, SuccessCase, User, WhitelistEvent, utcnow
 

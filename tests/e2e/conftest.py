@@ -15,8 +15,8 @@ from sqlmodel import Session
 from werkzeug.serving import make_server
 
 from matchmaker import create_app
-from matchmaker.db import engine
-from matchmaker.seed import load_demo
+from matchmaker.commands.seed import load_demo
+from matchmaker.plumbing.db import engine
 from models import upgrade_database
 
 CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")

@@ -7,7 +7,7 @@ from datetime import date
 import openpyxl
 import pytest
 
-from matchmaker.seed import DEMO_ADMIN_EMAIL, DEMO_PASSWORD
+from matchmaker.commands.seed import DEMO_ADMIN_EMAIL, DEMO_PASSWORD
 from tests.conftest import PASSWORD, credit_code
 from tests.e2e.conftest import PROJECT, shot
 

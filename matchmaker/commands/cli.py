@@ -1,0 +1,179 @@
+"""`flask` commands: db (upgrade, current, revision), init-db, seed, demo-logins, create-admin, reindex, evaluate,
+whitelist-sweep."""
+
+import json
+import re
+
+import click
+from alembic import command as alembic_command
+from alembic.util import CommandError
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from matchmaker.commands import backup
+from matchmaker.plumbing.db import engine
+from matchmaker.services.errors import ServiceError
+from models import upgrade_database
+from models.schemas import AccountCreate, error_messages
+from models.session import alembic_config, current_revision, head_revision
+
+
+@click.group("db")
+def db_group() -> None:
+    """Schema migrations (Alembic; scripts in models/migrations/versions)."""
+
+
+@db_group.command("upgrade")
+@with_appcontext
+def db_upgrade_command() -> None:
+    """Bring the database to the newest migration (safe to run on every start, by several processes)."""
+    upgrade_database(engine())
+    click.echo(f"数据库结构已是最新版本：{head_revision()}")
+
+
+@db_group.command("current")
+@with_appcontext
+def db_current_command() -> None:
+    """Print the revision the database is at, and whether it is the newest."""
+    current, head = current_revision(engine()), head_revision()
+    if current is None:
+        click.echo(f"数据库尚未迁移（没有版本记录）；最新版本：{head}，请运行 flask db upgrade")
+    elif current == head:
+        click.echo(f"{current}（最新）")
+    else:
+        click.echo(f"{current}（最新版本：{head}，请运行 flask db upgrade）")
+
+
+@db_group.command("revision")
+@with_appcontext
+@click.option("-m", "--message", required=True, help="what the migration changes (English, like commits)")
+@click.option("--autogenerate", is_flag=True, help="compare the models with the database (at the newest revision)")
+def db_revision_command(message: str, autogenerate: bool) -> None:
+    """For developers: write a new migration script into models/migrations/versions, to review and commit."""
+    with engine().connect() as connection:
+        try:
+            config = alembic_config(connection)
+            scripts = alembic_command.revision(config, message=message, autogenerate=autogenerate)
+        except CommandError as error:  # e.g. "Target database is not up to date."
+            raise click.ClickException(f"无法生成迁移脚本（先运行 flask db upgrade？）：{error}") from error
+    for script in scripts if isinstance(scripts, list) else [scripts]:
+        if script is not None:
+            click.echo(f"已生成迁移脚本：{script.path}（请逐行检查后与模型改动一起提交）")
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db_command() -> None:
+    """Same as `flask db upgrade` (kept for existing scripts)."""
+    upgrade_database(engine())
+    click.echo("数据库表已就绪")
+
+
+@click.command("seed")
+@with_appcontext
+def seed_command() -> None:
+    """Load the demo data from seed_data/ (idempotent)."""
+    from matchmaker.commands.seed import load_demo
+
+    upgrade_database(engine())
+    with Session(engine()) as session:
+        report = load_demo(session)
+    created = "，".join(f"{kind} {count}" for kind, count in sorted(report.created.items())) or "无新增（已是最新）"
+    click.echo(f"演示数据已加载：{created}")
+
+
+@click.command("demo-logins")
+@with_appcontext
+def demo_logins_command() -> None:
+    """Print one demo login per role."""
+    from matchmaker.commands.seed import DEMO_PASSWORD, demo_logins
+
+    with Session(engine()) as session:
+        for label, email in demo_logins(session):
+            click.echo(f"  {label}：{email}  密码：{DEMO_PASSWORD}")
+
+
+@click.command("create-admin")
+@with_appcontext
+@click.option("--email", prompt="管理员邮箱")
+@click.option("--name", prompt="姓名")
+@click.password_option("--password", prompt="密码", confirmation_prompt="再次输入密码")
+def create_admin_command(email: str, name: str, password: str) -> None:
+    """Create an administrator account."""
+    from matchmaker.services import accounts
+
+    try:
+        account = AccountCreate(email=email, password=password, display_name=name)
+    except ValidationError as exc:
+        raise click.ClickException("；".join(error_messages(exc).values())) from exc
+    upgrade_database(engine())
+    with Session(engine()) as session:
+        try:
+            accounts.create_admin(session, account)
+        except ServiceError as error:
+            raise click.ClickException(error.message) from error
+    click.echo(f"管理员 {email} 已创建")
+
+
+@click.command("reindex")
+@with_appcontext
+@click.option("--force", is_flag=True, help="re-encode every solution, not only those whose text or model changed")
+def reindex_command(force: bool) -> None:
+    """Bring the stored vectors of all matchable solutions up to date (safe to interrupt and re-run)."""
+    from matchmaker.matching.search_index import matchable_count, reindex
+    from matchmaker.plumbing.extensions import search_index
+
+    encoder = search_index().encoder
+    with Session(engine()) as session:
+        total = matchable_count(session)
+        with click.progressbar(length=total, label=f"编码 {encoder.name}") as bar:
+            done = reindex(session, encoder, force=force, on_batch=bar.update)
+    click.echo(f"索引已更新：{done} 个可匹配的服务方案；运行中的进程会在下一个请求时载入变化")
+
+
+@click.command("evaluate")
+@with_appcontext
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="print the figures as JSON on the last line")
+@click.option("--encoder", default=None, help="encoder spec (default: MATCHMAKER_ENCODER)")
+@click.option("--only", metavar="REGEX", default=None, help="evaluate only the needs whose id matches REGEX")
+def evaluate_command(path: str, as_json: bool, encoder: str | None, only: str | None) -> None:
+    """Match quality on a labelled set (NDCG@10, MRR@10, Recall@10), in memory: the database is not touched."""
+    from embeddings import load_encoder
+    from matchmaker.matching.evaluation import DEFAULT_TAXONOMY, evaluate, format_report, load_taxonomy
+
+    spec = encoder or current_app.config["MATCHMAKER_ENCODER"]
+    keep = re.compile(only).search if only else None
+    result = evaluate(path, load_encoder(spec), load_taxonomy(DEFAULT_TAXONOMY), only=keep)
+    click.echo(format_report(result))
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+
+
+@click.command("whitelist-sweep")
+@with_appcontext
+@click.option(
+    "--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="run as of this date (YYYY-MM-DD)"
+)
+def whitelist_sweep_command(today) -> None:
+    """Daily (cron): revoke overdue warnings, expire lapsed approvals, remind 30 days before expiry."""
+    from datetime import date
+
+    from matchmaker.services import whitelist
+
+    day = today.date() if today else date.today()
+    with Session(engine()) as session:  # the change stamps tell every running worker's index
+        report = whitelist.sweep(session, day)
+    click.echo(
+        f"{day}：撤销逾期未整改 {len(report.revoked)} 家，到期 {len(report.expired)} 家，"
+        f"发送到期提醒 {len(report.reminded)} 家"
+    )
+
+
+def init_app(app: Flask) -> None:
+    commands = (db_group, init_db_command, seed_command, demo_logins_command, create_admin_command)
+    for command in (*commands, reindex_command, evaluate_command, whitelist_sweep_command):
+        app.cli.add_command(command)
+    backup.init_app(app)  # backup, restore

@@ -1,0 +1,10 @@
+"""The domain error every service raises; the caller turns it into a form error, a flash or JSON."""
+
+
+class ServiceError(Exception):
+    """A rule of the domain was broken; `message` is shown to the user as is (Chinese)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field

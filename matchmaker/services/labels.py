@@ -1,0 +1,33 @@
+"""Chinese labels for codes: what pages, exports and imports show instead of a raw code."""
+
+PROVIDER_STATUS_LABELS = {
+    "draft": "未申请",
+    "applied": "待审核",
+    "approved": "已入库",
+    "rejected": "已驳回",
+    "suspended": "已暂停",
+    "revoked": "已撤销",
+    "expired": "已到期",
+}
+APPEAL_STATUS_LABELS = {"pending": "待处理", "upheld": "申诉成立", "dismissed": "申诉驳回"}
+SOLUTION_STATUS_LABELS = {"draft": "草稿", "published": "已发布", "withdrawn": "已撤回"}
+NEED_STATUS_LABELS = {"open": "对接中", "closed": "已关闭"}
+AUDIT_LABELS = {
+    "export.needs": "导出需求清单",
+    "export.providers": "导出服务商名录",
+    "export.solutions": "导出解决方案",
+    "export.dockings": "导出对接记录",
+    "import.catalogue": "批量导入服务商与方案",
+    "api_key.issue": "签发 API 密钥",
+    "api_key.revoke": "吊销 API 密钥",
+    "dashboard.rank": "批量计算匹配",
+}
+SIGNAL_LABELS = {
+    "semantic": "语义相似度",
+    "lexical": "关键词匹配",
+    "industry": "行业适配",
+    "size": "规模适配",
+    "tags": "能力标签",
+    "domain": "服务领域",
+}
+DEPLOYMENT_LABELS = {"saas": "SaaS 云服务", "private": "私有化部署", "hybrid": "混合部署", "onsite": "现场实施"}

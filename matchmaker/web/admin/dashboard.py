@@ -1,0 +1,286 @@
+"""The docking service centre's dashboard (数据看板) and exports.
+
+Routes on `matchmaker.web.admin.bp`, so the blueprint's admin-only guard covers them; imported by the app
+factory before the blueprints are registered. Views stay thin: figures come from `services.stats`,
+files from `services.exports`.
+"""
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+from sqlmodel import Session, col, select
+from wtforms import HiddenField, SelectField
+from wtforms.validators import Optional
+
+from matchmaker.plumbing.db import engine, get_session
+from matchmaker.plumbing.extensions import search_index
+from matchmaker.plumbing.pagination import Page, requested_page
+from matchmaker.services import audit, exports, matching, stats
+from matchmaker.services import taxonomy as taxonomy_service
+from matchmaker.services.labels import NEED_STATUS_LABELS, PROVIDER_STATUS_LABELS
+from matchmaker.web.admin import bp, charts
+from matchmaker.web.forms import BaseForm, choices
+from models import MatchResult, Need, NeedStatus, ProviderStatus
+from models.validation import SIZE_LABELS, month_error
+
+TOP_INDUSTRIES = 6  # industries drawn by name in the monthly chart; the rest are summed as 其他
+HEATMAP_ROWS = 12
+MAX_MONTHS = 60
+RANK_BATCH = 200  # needs ranked per click of 计算匹配, so one request stays short
+FUNNEL_LABELS = {"requested": "对接申请", "accepted": "服务商接受", "contracted": "签约", "completed": "验收完成"}
+OTHER = "其他"
+FORMATS = {"xlsx": "Excel（XLSX）", "csv": "CSV（UTF-8，带 BOM）"}
+
+
+def good_match_score() -> float:
+    return float(current_app.config.get("MATCHMAKER_GOOD_MATCH_SCORE", stats.DEFAULT_GOOD_MATCH_SCORE))
+
+
+def beijing_today() -> date:
+    return (datetime.now(UTC) + stats.LOCAL_OFFSET).date()
+
+
+# --- dashboard ------------------------------------------------------------------------------------
+
+
+def requested_period() -> tuple[stats.Period, str | None]:
+    """The period from ?from=YYYY-MM&to=YYYY-MM, or the last 12 months with a Chinese message why."""
+    default = stats.Period.months_ending(beijing_today())
+    first, last = (request.args.get(key, "").strip() for key in ("from", "to"))
+    if not first and not last:
+        return default, None
+    if not first or not last or month_error(first) or month_error(last):
+        return default, "请按“年-月”填写起止月份，例如 2026-01；已显示最近 12 个月"
+    if first > last:
+        return default, "起始月份不能晚于结束月份；已显示最近 12 个月"
+    period = stats.Period.of_months(first, last)
+    if len(period.months) > MAX_MONTHS:
+        return default, f"统计区间最长 {MAX_MONTHS} 个月；已显示最近 12 个月"
+    return period, None
+
+
+def _names(session: Session) -> tuple[dict[str, str], dict[str, str]]:
+    industries = {i.code: i.name for i in taxonomy_service.industries(session)}
+    domains = {d.code: d.name for d in taxonomy_service.domains(session)}
+    return industries, domains
+
+
+def _top_series(counts: stats.MonthlyCounts, label: Callable[[str], str], top: int) -> list[charts.Series]:
+    keys = list(counts.rows)
+    series = [charts.Series(label(key), counts.rows[key]) for key in keys[:top]]
+    rest = keys[top:]
+    if rest:
+        summed = [sum(counts.rows[key][i] for key in rest) for i in range(len(counts.months))]
+        series.append(charts.Series(OTHER, summed))
+    return series
+
+
+def _summary(counts: stats.MonthlyCounts, label: Callable[[str], str], what: str) -> str:
+    if not counts.rows:
+        return f"所选区间内没有{what}数据。"
+    leaders = "，".join(f"{label(key)} {counts.total(key)} 条" for key in list(counts.rows)[:3])
+    return f"{counts.months[0]} 至 {counts.months[-1]}，最多的是：{leaders}。"
+
+
+@dataclass(frozen=True)
+class GapRow:
+    industry: str
+    domain: str
+    needs: int
+    providers: int
+
+
+def _dashboard(session: Session, period: stats.Period, threshold: float) -> dict[str, Any]:
+    industries, domains = _names(session)
+
+    def industry(code: str) -> str:
+        return industries.get(code, code)
+
+    def domain(code: str) -> str:
+        return domains.get(code, code) if code else "未指定领域"
+
+    def size(code: str) -> str:
+        return SIZE_LABELS.get(code, code or "未知")
+
+    by_industry = stats.needs_by_industry(session, period)
+    by_size = stats.needs_by_size(session, period)
+    by_domain = stats.needs_by_domain(session, period)
+    coverage = stats.match_coverage(session, period, threshold)
+    gaps = stats.unmet_demand(session, period, threshold)
+    supply = stats.providers_by_domain(session)
+    funnel = stats.docking_funnel(session, period)
+    contracts = stats.contract_value(session, period)
+    ratings = stats.satisfaction(session, period)
+
+    months = period.months
+    figures = [
+        charts.stacked_bar_chart(
+            "needs-industry",
+            "各行业每月新增需求",
+            _summary(by_industry, industry, "需求"),
+            months,
+            _top_series(by_industry, industry, TOP_INDUSTRIES),
+            other=OTHER,
+        ),
+        charts.stacked_bar_chart(
+            "needs-size",
+            "各规模企业每月新增需求",
+            _summary(by_size, size, "需求"),
+            months,
+            [charts.Series(size(key), values) for key, values in by_size.rows.items()],
+        ),
+        charts.line_chart(
+            "needs-domain",
+            "各服务领域每月需求（一条需求可涉及多个领域）",
+            _summary(by_domain, domain, "需求"),
+            months,
+            [charts.Series(domain(key), values) for key, values in by_domain.rows.items()],
+        ),
+    ]
+    funnel_chart = charts.funnel_chart(
+        "funnel",
+        "对接漏斗（按申请时间）",
+        "，".join(f"{FUNNEL_LABELS[stage]} {count}" for stage, count in funnel) + "。",
+        [(FUNNEL_LABELS[stage], count) for stage, count in funnel],
+    )
+    rating_chart = charts.bar_chart(
+        "satisfaction",
+        "验收满意度分布",
+        f"共 {ratings.count} 次评价" + (f"，平均 {ratings.average:.1f} 分。" if ratings.average is not None else "。"),
+        [(f"{score} 分", count) for score, count in sorted(ratings.ratings.items(), reverse=True)],
+        unit="次",
+    )
+    gap_industries = _ordered_keys(gaps, lambda g: g.industry)[:HEATMAP_ROWS]
+    gap_domains = [code for code in domains if any(g.domain == code for g in gaps)]
+    if any(g.domain == stats.NO_DOMAIN for g in gaps):
+        gap_domains.append(stats.NO_DOMAIN)
+    cells = {(g.industry, g.domain): g.needs for g in gaps}
+    gap_chart = charts.heatmap(
+        "gaps",
+        "供需缺口：没有优质匹配的开放需求（行业 × 服务领域）",
+        f"共 {coverage.unmet} 条需求没有评分达到 {threshold:g} 的匹配"
+        + (
+            f"，缺口最大的是{industry(gaps[0].industry)} × {domain(gaps[0].domain)}（{gaps[0].needs} 条）。"
+            if gaps
+            else "。"
+        ),
+        [industry(code) for code in gap_industries],
+        [domain(code) for code in gap_domains],
+        [[cells.get((i, d), 0) for d in gap_domains] for i in gap_industries],
+    )
+    gap_rows = [GapRow(industry(g.industry), domain(g.domain), g.needs, supply.get(g.domain, 0)) for g in gaps]
+    return {
+        "coverage": coverage,
+        "contracts": contracts,
+        "ratings": ratings,
+        "funnel": funnel,
+        "needs_total": stats.need_count(session, period),
+        "figures": figures,
+        "funnel_chart": funnel_chart,
+        "rating_chart": rating_chart,
+        "gap_chart": gap_chart,
+        "gap_rows": gap_rows,
+        "good_min": stats.COVERAGE_MIN_GOOD,
+    }
+
+
+def _ordered_keys(gaps: list[stats.Gap], key: Callable[[stats.Gap], str]) -> list[str]:
+    totals: dict[str, int] = {}
+    for gap in gaps:
+        totals[key(gap)] = totals.get(key(gap), 0) + gap.needs
+    return sorted(totals, key=lambda k: (-totals[k], k))
+
+
+class NeedExportForm(BaseForm):
+    format = SelectField("文件格式", choices=choices(FORMATS))
+    status = SelectField("需求状态", choices=choices({"": "全部"} | NEED_STATUS_LABELS), validators=[Optional()])
+    period = SelectField("发布时间", choices=choices({"all": "全部时间", "period": "仅统计区间内"}))
+    start = HiddenField()
+    end = HiddenField()
+
+
+class ProviderExportForm(BaseForm):
+    format = SelectField("文件格式", choices=choices(FORMATS))
+    status = SelectField("入库状态", choices=choices({"": "全部"} | PROVIDER_STATUS_LABELS), validators=[Optional()])
+
+
+@bp.route("/dashboard")
+def dashboard():
+    session = get_session()
+    period, period_error = requested_period()
+    threshold = good_match_score()
+    data = _dashboard(session, period, threshold)
+    page, per_page = requested_page()
+    rows = data.pop("gap_rows")
+    gap_page = Page(rows[(page - 1) * per_page : page * per_page], page, per_page, len(rows))
+    need_form = NeedExportForm(start=period.first_month, end=period.last_month)
+    return render_template(
+        "admin/dashboard.html",
+        period=period,
+        period_error=period_error,
+        threshold=threshold,
+        gap_page=gap_page,
+        need_form=need_form,
+        provider_form=ProviderExportForm(),
+        **data,
+    )
+
+
+@bp.route("/dashboard/rank", methods=["POST"])
+def rank_unranked():
+    """Rank open needs that were never ranked (e.g. imported ones), so coverage and gaps count them."""
+    form = BaseForm()
+    if not form.validate_on_submit():
+        abort(400)
+    session = get_session()
+    unranked = session.exec(
+        select(Need)
+        .where(Need.status == NeedStatus.open, ~select(MatchResult.id).where(MatchResult.need_id == Need.id).exists())
+        .order_by(col(Need.id))
+        .limit(RANK_BATCH)
+    ).all()
+    for need in unranked:
+        matching.match_need(session, engine(), search_index(), need)
+    audit.record(
+        session, current_user.id, "dashboard.rank", "need", None, "为未计算匹配的开放需求计算匹配", needs=len(unranked)
+    )
+    session.commit()
+    flash(f"已为 {len(unranked)} 条需求计算匹配", "success")
+    return redirect(url_for("admin.dashboard", **{k: v for k, v in request.args.items() if k in ("from", "to")}))
+
+
+@bp.route("/exports/<kind>", methods=["POST"])
+def export(kind: str):
+    session = get_session()
+    if kind == "needs":
+        form = NeedExportForm()
+        if not form.validate_on_submit():
+            abort(400)
+        status = NeedStatus(form.status.data) if form.status.data else None
+        period = None
+        if form.period.data == "period":
+            if month_error(form.start.data or "") or month_error(form.end.data or "") or not form.start.data:
+                abort(400)
+            period = stats.Period.of_months(form.start.data, form.end.data)
+        sheet = exports.needs_sheet(session, period, status)
+        filters = {
+            "status": form.status.data or "all",
+            "period": f"{form.start.data}~{form.end.data}" if period else "all",
+        }
+    elif kind == "providers":
+        form = ProviderExportForm()
+        if not form.validate_on_submit():
+            abort(400)
+        sheet = exports.providers_sheet(session, ProviderStatus(form.status.data) if form.status.data else None)
+        filters = {"status": form.status.data or "all"}
+    else:
+        abort(404)
+    content, mimetype = exports.render(sheet, form.format.data)
+    exports.record(session, current_user.id, kind, form.format.data, sheet, **filters)
+    name = f"{sheet.name}-{beijing_today():%Y%m%d}.{form.format.data}"
+    return send_file(io.BytesIO(content), mimetype=mimetype, as_attachment=True, download_name=name)

@@ -1,0 +1,108 @@
+"""Registration, login and logout, and the role guard every role blueprint installs."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_user, logout_user
+
+from matchmaker.plumbing import security
+from matchmaker.plumbing.db import get_session
+from matchmaker.plumbing.extensions import login_manager, session_user
+from matchmaker.services import accounts
+from matchmaker.services.errors import ServiceError
+from matchmaker.web.forms import (
+    EnterpriseRegisterForm,
+    LoginForm,
+    ProviderRegisterForm,
+    attach_service_error,
+    domain_choices,
+    industry_choices,
+    submitted,
+)
+from models.schemas import EnterpriseRegistration, ProviderRegistration
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+HOME_BY_ROLE = {"enterprise": "enterprise.home", "provider": "provider.home", "admin": "admin.home"}
+
+
+def guard_blueprint(blueprint: Blueprint, role: str) -> None:
+    """Every route of `blueprint` requires a logged-in user of `role`: no route can forget the check."""
+
+    @blueprint.before_request
+    def _require_role():
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        if current_user.role != role:
+            abort(403)
+        return None
+
+
+def home_url() -> str:
+    return url_for(HOME_BY_ROLE[current_user.role]) if current_user.is_authenticated else url_for("public.index")
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths are followed after login (no open redirect). Browsers drop tabs
+    and line breaks from a URL and read a backslash as a slash (?next=/%09/evil.example reached the
+    Location header as "//evil.example"), so a target holding any of those is refused too."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(char) < 0x20 or ord(char) == 0x7F for char in target):
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(home_url())
+    form = LoginForm()
+    if form.validate_on_submit():
+        user, refusal = security.authenticate(form.email.data, form.password.data)  # throttled per account and IP
+        if user is None:
+            form.form_errors.append(refusal)
+        else:
+            login_user(session_user(get_session(), user))
+            flash(f"欢迎回来，{user.display_name}", "success")
+            return redirect(_safe_next(request.args.get("next")) or home_url())
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    logout_user()
+    flash("您已退出登录", "info")
+    return redirect(url_for("public.index"))
+
+
+@bp.route("/register/enterprise", methods=["GET", "POST"])
+def register_enterprise():
+    form = EnterpriseRegisterForm()
+    form.industry.choices = industry_choices(get_session())
+    data = submitted(form, EnterpriseRegistration)
+    if data:
+        try:
+            accounts.register_enterprise(get_session(), data)
+        except ServiceError as error:
+            get_session().rollback()
+            attach_service_error(form, error)
+        else:
+            flash("注册成功，请登录", "success")
+            return redirect(url_for("auth.login"))
+    return render_template("auth/register_enterprise.html", form=form)
+
+
+@bp.route("/register/provider", methods=["GET", "POST"])
+def register_provider():
+    form = ProviderRegisterForm()
+    form.domains.choices = domain_choices(get_session())
+    data = submitted(form, ProviderRegistration)
+    if data:
+        try:
+            accounts.register_provider(get_session(), data)
+        except ServiceError as error:
+            get_session().rollback()
+            attach_service_error(form, error)
+        else:
+            flash("注册成功，请登录后完善服务商资料并提交入库申请", "success")
+            return redirect(url_for("auth.login"))
+    return render_template("auth/register_provider.html", form=form)
