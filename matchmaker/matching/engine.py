@@ -345,4 +345,4 @@ class MatchEngine:
         if sum(min(count, EXPOSURE_PER_PROVIDER) for count in providers.values()) < EXPOSURE_TOP:
             return None
         candidates = self._candidates([ids[p] for p in chosen], [semantic[p] for p in chosen], lexical)
-        return rank(need, candidates, self.taxonomy, self.weights, top_n, terms=terms)
+        return rank(need, candidates, self.taxonomy, self.weights, top_n, terms=terms, scale=scorer.scale)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from matchmaker.matching.signals import Candidate, NeedProfile, NeedTerms, size_fit
+from matchmaker.matching.signals import NEUTRAL, Candidate, NeedProfile, NeedTerms, size_fit
 from matchmaker.matching.tagging import Finders, finders
 from matchmaker.matching.taxonomy import SIZE_LABELS, Taxonomy
 
@@ -281,7 +281,7 @@ def size_verdict(need: NeedProfile, candidate: Candidate) -> str:
     label = SIZE_LABELS[need.size]
     if need.size in sizes:
         return f"规模匹配：{label}企业"
-    if size_fit(need.size, sizes) > 0:
+    if size_fit(need.size, sizes) > NEUTRAL:
         return f"规模相近：方案面向{'、'.join(SIZE_LABELS[s] for s in sizes)}企业"
     return f"规模不同：方案面向{'、'.join(SIZE_LABELS[s] for s in sizes)}企业"
 

@@ -5,6 +5,13 @@ taxonomy and the weights: no I/O, no model, no database, so the web app, the eva
 tests all rank through the same code. The signals are in `signals`, the exposure cap in `exposure`,
 the explanation in `explanation`.
 
+Scale-free: every signal is min-max normalised over the need's candidates before it is weighted
+(`Scale`), so a weight means the same for every need: raw cosines of USE sit in 0.3-0.8 and TF-IDF
+cosines in 0.0-0.3, and their spread differs from need to need. A signal equal for every candidate
+(an unstated size, an unknown industry) becomes NEUTRAL for all and so changes no order. Measured on
+both public sets against raw sums, z-scores (plain and squashed) and ranks: min-max and z-score were
+level and best, min-max keeps the score and its parts in [0, 1].
+
 Speed (a match must stay within twice the cost of encoding the need and a brute-force vector search;
 see benchmarks/bench_matching.py): `rank` scores every candidate but builds parts and explanations
 only for those it returns; `BatchScorer` gives the same scores for a whole candidate list from
@@ -21,6 +28,7 @@ from matchmaker.matching.explanation import Explanation, evidence, explain, spli
 from matchmaker.matching.exposure import cap_exposure
 from matchmaker.matching.signals import (
     NEUTRAL,
+    SIZE_FIT,
     Candidate,
     NeedProfile,
     NeedTerms,
@@ -63,6 +71,37 @@ DEFAULT_WEIGHTS = Weights(semantic=0.45, lexical=0.25, industry=0.15, size=0.05,
 
 
 @dataclass(frozen=True)
+class Scale:
+    """Per signal (in SIGNALS order), the lowest value among a need's candidates and the range above it."""
+
+    low: np.ndarray
+    span: np.ndarray
+
+    @classmethod
+    def of(cls, raw: np.ndarray) -> "Scale":
+        """The scale of `raw` (one row per candidate, one column per signal)."""
+        if len(raw) == 0:
+            return cls(np.zeros(len(SIGNALS)), np.zeros(len(SIGNALS)))
+        low = raw.min(axis=0)
+        return cls(low, raw.max(axis=0) - low)
+
+    def apply(self, raw: np.ndarray) -> np.ndarray:
+        """Each column mapped onto [0, 1] by the scale; NEUTRAL where the candidates all had one value."""
+        flat = self.span <= 1e-12
+        scaled = (raw - self.low) / np.where(flat, 1.0, self.span)
+        return np.where(flat, NEUTRAL, np.clip(scaled, 0.0, 1.0))
+
+
+def fused(normalised: np.ndarray, share: dict[str, float]) -> np.ndarray:
+    """The weighted sum per row, added column by column in SIGNALS order: the same floats for a row
+    whichever other rows come with it (a matrix product may sum in another order)."""
+    score = np.zeros(len(normalised))
+    for column, name in enumerate(SIGNALS):
+        score = score + share[name] * normalised[:, column]
+    return score
+
+
+@dataclass(frozen=True)
 class RankedMatch:
     solution_id: int
     rank: int  # 1-based
@@ -91,24 +130,25 @@ def rank(
     top_n: int = 10,
     *,
     terms: "NeedTerms | None" = None,
+    scale: Scale | None = None,
 ) -> list[RankedMatch]:
-    """The top `top_n` candidates by weighted signal sum, with the exposure cap and explanations.
+    """The top `top_n` candidates by weighted normalised signal sum, with the exposure cap and explanations.
 
-    Ties are broken by solution id so the same input always gives the same order. Every candidate
-    gets its score (the structured signals of equal industries, sizes or tags are worked out once
-    per call), only the ones returned get their parts and explanation.
+    `scale`: the normalisation, when worked out over a larger candidate list than the one given (the
+    engine ranks only the best of its candidates); by default the candidates' own. Ties are broken by
+    solution id so the same input always gives the same order. Every candidate gets its score (the
+    structured signals of equal industries, sizes or tags are worked out once per call), only the
+    ones returned get their parts and explanation.
     """
     share = weights.normalised()
     if terms is None:
         terms = need_terms(need, taxonomy)
     structured = StructuredSignals(need, terms.tags, taxonomy)
-    values_of: dict[int, tuple[float, ...]] = {}
-    keys: list[tuple[float, int, int]] = []
-    w_sem, w_lex, w_ind, w_size, w_tags, w_dom = (share[name] for name in SIGNALS)
     industry_of, size_of, tags_value = structured.industry, structured.size, structured.tags_value
     domains, domain_neutral = terms.domains, NEUTRAL if not terms.domains else None
+    raw = np.empty((len(candidates), len(SIGNALS)))
     for position, candidate in enumerate(candidates):
-        # `signals`, inlined: this loop runs for every candidate.
+        # `signals`, inlined (in SIGNALS order): this loop runs for every candidate.
         sem, lex = candidate.semantic, candidate.lexical
         sem = sem if 0.0 <= sem <= 1.0 else clip01(sem)
         lex = lex if 0.0 <= lex <= 1.0 else clip01(lex)
@@ -120,18 +160,20 @@ def rank(
             size = structured.size_value(candidate.sizes)
         tags = tags_value(candidate.tags)
         dom = domain_neutral if domain_neutral is not None else 1.0 if candidate.domain in domains else 0.0
-        # The same additions in the same order as sum(parts.values()): equal scores stay equal.
-        score = w_sem * sem + w_lex * lex + w_ind * ind + w_size * size + w_tags * tags + w_dom * dom
-        values_of[candidate.solution_id] = (sem, lex, ind, size, tags, dom)
-        # Rounded keys: sums of the same parts in another order must not reorder ties.
-        keys.append((-round(score if 0.0 <= score <= 1.0 else clip01(score), 9), candidate.solution_id, position))
-    keys.sort()
+        raw[position] = (sem, lex, ind, size, tags, dom)
+    values = (scale or Scale.of(raw)).apply(raw)
+    scores = fused(values, share)
+    # Rounded keys: sums of the same parts in another order must not reorder ties.
+    keys = sorted(
+        (-round(float(score), 9), candidate.solution_id, position)
+        for position, (score, candidate) in enumerate(zip(scores.tolist(), candidates, strict=True))
+    )
     ordered = [candidates[position] for _, _, position in keys]
+    row_of = {candidate.solution_id: position for position, candidate in enumerate(candidates)}
     out = []
     for position, candidate in enumerate(cap_exposure(ordered)[:top_n], start=1):
-        parts = {
-            name: share[name] * value for name, value in zip(SIGNALS, values_of[candidate.solution_id], strict=True)
-        }
+        row = values[row_of[candidate.solution_id]].tolist()
+        parts = {name: share[name] * value for name, value in zip(SIGNALS, row, strict=True)}
         out.append(
             RankedMatch(
                 solution_id=candidate.solution_id,
@@ -147,7 +189,8 @@ def rank(
 class BatchScorer:
     """`rank`'s score for many candidates of one need at once, from their retrieval scores and FEATURES
     rows: the same arithmetic in the same order, so the same floats. `usable` is False when the need
-    names a tag the taxonomy does not know (those needs are scored one by one)."""
+    names a tag the taxonomy does not know (those needs are scored one by one). After `scores`,
+    `scale` is the normalisation over all the candidates, which `rank` of any few of them must use."""
 
     def __init__(self, need: NeedProfile, terms: NeedTerms, taxonomy: Taxonomy, weights: Weights) -> None:
         self.share = weights.normalised()
@@ -193,8 +236,9 @@ class BatchScorer:
         in_domains: np.ndarray,
         tags_of: Callable[[int], tuple[str, ...]],
     ) -> np.ndarray:
-        """clip01 of the weighted signal sum per candidate. `in_domains`: whether each candidate's domain
-        is one of the need's; `tags_of(i)`: candidate i's tags (asked only for rows with custom tags)."""
+        """The weighted normalised signal sum per candidate (`rank`'s score). `in_domains`: whether each
+        candidate's domain is one of the need's; `tags_of(i)`: candidate i's tags (asked only for rows
+        with custom tags)."""
         n = len(features)
         sem = np.where(np.isfinite(semantic), np.clip(semantic, 0.0, 1.0), 0.0)
         lex = np.where(np.isfinite(lexical), np.clip(lexical, 0.0, 1.0), 0.0)
@@ -221,8 +265,12 @@ class BatchScorer:
         else:
             size = np.where(
                 sizes & self.size_bit != 0,
-                1.0,
-                np.where((sizes == 0) | (sizes & self.size_adjacent != 0), NEUTRAL, 0.0),
+                SIZE_FIT["same"],
+                np.where(
+                    sizes == 0,
+                    SIZE_FIT["unknown"],
+                    np.where(sizes & self.size_adjacent != 0, SIZE_FIT["adjacent"], SIZE_FIT["other"]),
+                ),
             )
         if not self.need_tags:
             tags = np.full(n, NEUTRAL)
@@ -234,14 +282,6 @@ class BatchScorer:
             for i in np.flatnonzero(features["custom_tags"]).tolist():
                 tags[i] = self.structured.tags_value(tags_of(i))
         domain = np.where(in_domains, 1.0, 0.0) if self.domains else np.full(n, NEUTRAL)
-        share = self.share
-        # The additions of `rank`, in its order.
-        score = (
-            share["semantic"] * sem
-            + share["lexical"] * lex
-            + share["industry"] * industry
-            + share["size"] * size
-            + share["tags"] * tags
-            + share["domain"] * domain
-        )
-        return np.where(np.isfinite(score), np.clip(score, 0.0, 1.0), 0.0)
+        raw = np.column_stack([sem, lex, industry, size, tags, domain])  # SIGNALS order
+        self.scale = Scale.of(raw)
+        return fused(self.scale.apply(raw), self.share)

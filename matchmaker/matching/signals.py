@@ -2,8 +2,9 @@
 
 - semantic: cosine of the two embeddings (clipped at 0), from the vector index;
 - lexical:  TF-IDF cosine over characters and words, from the lexical index;
-- industry: `Taxonomy.industry_fit` (same 1, related 0.6, 通用 0.5, unknown need 0.5, other 0);
-- size:     the need's size class among the solution's (1), adjacent class or either side unknown (0.5), else 0;
+- industry: `Taxonomy.industry_fit` (same 1, related 0.8, 通用 or unknown 0.5, a stated other 0.25);
+- size:     SIZE_FIT: the need's size class among the solution's 1, an adjacent class 0.75, either side
+            unstated 0.5, a stated class further away 0.25;
 - tags:     the share of the need's capability tags (given, or suggested from its text) that the
             solution has, compared through the taxonomy's synonyms; 0.5 when the need has none;
 - domain:   1 when the solution's domain is one of the need's domains, else 0; 0.5 when the need has none.
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from matchmaker.matching.explanation import Evidence
 
 NEUTRAL = 0.5
+SIZE_FIT = {"same": 1.0, "adjacent": 0.75, "unknown": NEUTRAL, "other": 0.25}
 
 
 @dataclass(frozen=True)
@@ -74,13 +76,13 @@ def clip01(value: float) -> float:
 def size_fit(need_size: str | None, solution_sizes: Iterable[str]) -> float:
     sizes = [s for s in solution_sizes if s in SIZE_ORDER]
     if need_size not in SIZE_ORDER or not sizes:
-        return NEUTRAL
+        return SIZE_FIT["unknown"]
     if need_size in sizes:
-        return 1.0
+        return SIZE_FIT["same"]
     position = SIZE_ORDER.index(need_size)
     if any(abs(SIZE_ORDER.index(s) - position) == 1 for s in sizes):
-        return NEUTRAL
-    return 0.0
+        return SIZE_FIT["adjacent"]
+    return SIZE_FIT["other"]
 
 
 def tag_overlap(need_tags: frozenset[str], solution_tags: frozenset[str]) -> float:
@@ -129,7 +131,7 @@ class StructuredSignals:
         """`Taxonomy.industry_fit`: the best relation of any listed industry (same > related > 通用 > other)."""
         best = None
         for code in codes:
-            if not code:
+            if self.taxonomy.industry(code) is None:
                 continue
             relation = self.relation_of.get(code)
             if relation is None:
@@ -167,7 +169,7 @@ class StructuredSignals:
 FEATURES = np.dtype(
     [
         ("industries", np.uint64),  # bit i: taxonomy.industries[i] is listed
-        ("listed", np.bool_),  # some industry is listed (also one the taxonomy does not know)
+        ("listed", np.bool_),  # some industry the taxonomy knows is listed
         ("sizes", np.uint8),  # bit i: SIZE_ORDER[i]
         ("tags_lo", np.uint64),  # bit i: canonical tag taxonomy.tags[i] (i < 64)
         ("tags_hi", np.uint64),  # ... taxonomy.tags[64 + i]
@@ -185,7 +187,7 @@ def solution_features(
     found = finders(taxonomy)
     if len(found.industry_bit) > 64 or len(found.tag_bit) > 128:
         return None
-    listed = [code for code in industries if code]
+    listed = [code for code in industries if taxonomy.industry(code) is not None]
     industry_bits = 0
     for code in listed:
         bit = found.industry_bit.get(code)

@@ -20,10 +20,12 @@ GENERAL = "general"
 SIZE_LABELS = {"large": "大型", "medium": "中型", "small": "小型", "micro": "微型"}
 SIZE_ORDER = ("micro", "small", "medium", "large")
 
-# Industry fit by relation. A related industry (sharing a GB/T division) or a solution made for any
-# industry is a plausible fit, but weaker than a solution written for the need's own industry; an
-# unknown need industry says nothing, so every solution gets the same middle value.
-INDUSTRY_FIT = {"same": 1.0, "related": 0.6, "general": 0.5, "unknown": 0.5, "other": 0.0}
+# Industry fit by relation. The same industry fits best, a related one (sharing a GB/T division: a
+# cluster and its division, two clusters of one division) nearly as well. What says nothing about the
+# industry is neutral: an unknown need industry, a solution for any industry (通用), one listing none
+# or only names the taxonomy cannot place. Only a stated, different industry falls below neutral, and
+# not to 0: vendors list industries loosely, and a generic MES fits a furniture plant too.
+INDUSTRY_FIT = {"same": 1.0, "related": 0.8, "general": 0.5, "unknown": 0.5, "other": 0.25}
 
 _KIND_PRIORITY = {"cluster": 0, "division": 1, GENERAL: 2}
 
@@ -272,12 +274,12 @@ class Taxonomy:
     ) -> tuple[str, str | None]:
         """How well a solution's industries fit the need's: (relation, the solution industry behind it).
 
-        relation is one of INDUSTRY_FIT's keys. A solution naming no industry counts as 通用.
+        relation is one of INDUSTRY_FIT's keys. A solution naming no industry the taxonomy knows counts as 通用.
         """
         need = self.industry(need_industry)
         if need is None or need.kind == GENERAL:
             return "unknown", None
-        listed = [code for code in solution_industries if code]
+        listed = [code for code in solution_industries if self.industry(code) is not None]
         if not listed:
             return "general", GENERAL
         if need.code in listed:
@@ -295,7 +297,7 @@ class Taxonomy:
         return code == GENERAL or (industry is not None and industry.kind == GENERAL)
 
     def industry_fit(self, need_industry: str | None, solution_industries: Iterable[str]) -> float:
-        """In [0, 1]: same 1.0, related 0.6, 通用 0.5, unknown need 0.5 (neutral), other 0."""
+        """In [0, 1]: INDUSTRY_FIT of `industry_relation`."""
         relation, _ = self.industry_relation(need_industry, solution_industries)
         return INDUSTRY_FIT[relation]
 

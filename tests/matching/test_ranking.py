@@ -71,16 +71,42 @@ def test_every_signal_is_in_unit_range_even_for_out_of_range_retrieval_scores():
         assert all(0.0 <= v <= 1.0 for v in values.values()), values
 
 
-def test_parts_are_weighted_signals_that_sum_to_the_score():
+def test_parts_are_weighted_normalised_signals_that_sum_to_the_score():
+    """Each signal is min-max normalised over the need's candidates; one equal for all is NEUTRAL."""
     need = NeedProfile(text="家具厂想上MES", industry="furniture")
-    matches = rank(need, [candidate(1, industries=("furniture",), tags=("MES",), semantic=0.8, lexical=0.3)], TAXONOMY)
-    (match,) = matches
+    best = candidate(1, industries=("furniture",), tags=("MES",), semantic=0.8, lexical=0.3)
+    middle = candidate(2, industries=("auto_parts",), semantic=0.6, lexical=0.1)
+    worst = candidate(3, industries=("auto_parts",), semantic=0.4, lexical=0.2)
+    matches = rank(need, [worst, best, middle], TAXONOMY)
+    assert [m.solution_id for m in matches] == [1, 2, 3]
     share = DEFAULT_WEIGHTS.normalised()
-    assert match.parts["industry"] == pytest.approx(share["industry"] * 1.0)
-    assert match.parts["semantic"] == pytest.approx(share["semantic"] * 0.8)
-    assert match.parts["tags"] == pytest.approx(share["tags"] * 1.0)
-    assert match.score == pytest.approx(sum(match.parts.values()))
-    assert 0.0 <= match.score <= 1.0
+    top, second, _ = matches
+    assert top.parts["semantic"] == pytest.approx(share["semantic"])  # the highest cosine maps to 1
+    assert second.parts["semantic"] == pytest.approx(share["semantic"] * 0.5)  # halfway between
+    assert second.parts["lexical"] == pytest.approx(0.0)  # the lowest maps to 0
+    assert top.parts["industry"] == pytest.approx(share["industry"])
+    assert top.parts["size"] == pytest.approx(share["size"] * NEUTRAL)  # unstated: equal for all
+    for match in matches:
+        assert match.score == pytest.approx(sum(match.parts.values()))
+        assert 0.0 <= match.score <= 1.0
+
+
+def test_scaling_a_retrieval_signal_changes_no_order():
+    """Scale-free: cosines from another encoder, on another range, rank the same way."""
+    need = NeedProfile(text="家具厂想上MES", industry="furniture")
+    rng = random.Random(3)
+    many = [
+        candidate(
+            i,
+            semantic=rng.uniform(0.3, 0.8),
+            lexical=rng.uniform(0, 0.3),
+            industries=(rng.choice(["furniture", "C36"]),),
+        )
+        for i in range(1, 40)
+    ]
+    squeezed = [replace(c, semantic=0.5 + (c.semantic - 0.3) / 10, lexical=c.lexical * 3) for c in many]
+    order = [m.solution_id for m in rank(need, many, TAXONOMY, top_n=39)]
+    assert order == [m.solution_id for m in rank(need, squeezed, TAXONOMY, top_n=39)]
 
 
 def test_each_structured_signal_moves_a_candidate_up():
@@ -101,8 +127,8 @@ def test_each_structured_signal_moves_a_candidate_up():
 
 def test_size_fit():
     assert size_fit("small", ["small", "medium"]) == 1.0
-    assert size_fit("small", ["medium"]) == NEUTRAL  # adjacent class
-    assert size_fit("micro", ["large"]) == 0.0
+    assert NEUTRAL < size_fit("small", ["medium"]) < 1.0  # adjacent class: partial
+    assert 0.0 < size_fit("micro", ["large"]) < NEUTRAL  # a stated, distant class: below neutral
     assert size_fit(None, ["large"]) == NEUTRAL
     assert size_fit("small", []) == NEUTRAL
 
@@ -296,10 +322,17 @@ def test_rank_scores_every_candidate_by_its_weighted_signals():
     share = DEFAULT_WEIGHTS.normalised()
     for need in needs:
         terms = need_terms(need, TAXONOMY)
+        raw = {c.solution_id: signals(need, terms, c, TAXONOMY) for c in candidates}
+        low = {name: min(values[name] for values in raw.values()) for name in SIGNALS}
+        high = {name: max(values[name] for values in raw.values()) for name in SIGNALS}
         expected = {}
-        for c in candidates:
-            parts = {name: share[name] * value for name, value in signals(need, terms, c, TAXONOMY).items()}
-            expected[c.solution_id] = (round(sum(parts.values()), 9), parts)
+        for id_, values in raw.items():
+            parts = {
+                name: share[name]
+                * ((values[name] - low[name]) / (high[name] - low[name]) if high[name] > low[name] else NEUTRAL)
+                for name in SIGNALS
+            }
+            expected[id_] = (round(sum(parts.values()), 9), parts)
         matches = rank(need, candidates, TAXONOMY, top_n=len(candidates))
         assert len(matches) == len(candidates)
         for m in matches:

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from matchmaker.matching.signals import NEUTRAL
 from matchmaker.matching.taxonomy import (
     INDUSTRY_FIT,
     SIZE_LABELS,
@@ -103,7 +104,7 @@ def test_related_industries_share_a_gbt_division():
         ("furniture", ["general"], "general"),
         ("furniture", [], "general"),  # a solution naming no industry fits any
         ("furniture", ["auto_parts"], "other"),
-        ("furniture", ["unknown-code"], "other"),
+        ("furniture", ["unknown-code"], "general"),  # an industry the taxonomy cannot place says nothing
         (None, ["furniture"], "unknown"),
         ("unknown-code", ["furniture"], "unknown"),
         ("general", ["furniture"], "unknown"),
@@ -121,8 +122,9 @@ def test_industry_fit_orders_same_related_general_other():
     related = taxonomy.industry_fit("furniture", ["C21"])
     general = taxonomy.industry_fit("furniture", ["general"])
     other = taxonomy.industry_fit("furniture", ["auto_parts"])
-    assert same == 1.0 and other == 0.0
-    assert same > related > general > other
+    unknown = taxonomy.industry_fit(None, ["auto_parts"])
+    assert same == 1.0 and general == unknown == NEUTRAL
+    assert same > related > general > other > 0.0  # only a stated, different industry is below neutral
 
 
 def test_domain_codes_from_names_or_codes():
