@@ -1,5 +1,5 @@
 """`flask` commands: db (upgrade, current, revision), init-db, seed, demo-logins, create-admin, reindex, evaluate,
-whitelist-sweep."""
+tune-weights, whitelist-sweep."""
 
 import json
 import re
@@ -135,21 +135,45 @@ def reindex_command(force: bool) -> None:
 
 @click.command("evaluate")
 @with_appcontext
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="print the figures as JSON on the last line")
 @click.option("--encoder", default=None, help="encoder spec (default: MATCHMAKER_ENCODER)")
 @click.option("--only", metavar="REGEX", default=None, help="evaluate only the needs whose id matches REGEX")
-def evaluate_command(path: str, as_json: bool, encoder: str | None, only: str | None) -> None:
-    """Match quality on a labelled set (NDCG@10, MRR@10, Recall@10), in memory: the database is not touched."""
+def evaluate_command(paths: tuple[str, ...], as_json: bool, encoder: str | None, only: str | None) -> None:
+    """Match quality on labelled sets (NDCG@10, MRR@10, Recall@10), a table per file and their macro
+    average, in memory: the database is not touched."""
     from embeddings import load_encoder
-    from matchmaker.matching.evaluation import DEFAULT_TAXONOMY, evaluate, format_report, load_taxonomy
+    from matchmaker.matching.evaluation import DEFAULT_TAXONOMY, evaluate, load_taxonomy, report
 
-    spec = encoder or current_app.config["MATCHMAKER_ENCODER"]
+    model = load_encoder(encoder or current_app.config["MATCHMAKER_ENCODER"])
+    taxonomy = load_taxonomy(DEFAULT_TAXONOMY)
     keep = re.compile(only).search if only else None
-    result = evaluate(path, load_encoder(spec), load_taxonomy(DEFAULT_TAXONOMY), only=keep)
-    click.echo(format_report(result))
+    text, figures = report({path: evaluate(path, model, taxonomy, only=keep) for path in paths})
+    click.echo(text)
     if as_json:
-        click.echo(json.dumps(result, ensure_ascii=False))
+        click.echo(json.dumps(figures, ensure_ascii=False))
+
+
+@click.command("tune-weights")
+@with_appcontext
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--folds", default=5, show_default=True, type=click.IntRange(2, 20), help="cross-validation folds")
+@click.option("--step", default=0.1, show_default=True, type=click.FloatRange(0.05, 0.5), help="grid step")
+@click.option("--encoder", default=None, help="encoder spec (default: MATCHMAKER_ENCODER)")
+def tune_weights_command(paths: tuple[str, ...], folds: int, step: float, encoder: str | None) -> None:
+    """Fusion weights by cross-validation over several labelled sets; prints held-out figures only."""
+    from embeddings import load_encoder
+    from matchmaker.matching.evaluation import DEFAULT_TAXONOMY, load_taxonomy
+    from matchmaker.matching.fusion import DEFAULT_WEIGHTS
+    from matchmaker.matching.tuning import cross_validate, format_cross_validation, need_tables, single_signals
+
+    if len(paths) < 2:
+        raise click.ClickException("至少需要两个标注集：只在一个文件上调权重会过拟合")
+    model = load_encoder(encoder or current_app.config["MATCHMAKER_ENCODER"])
+    taxonomy = load_taxonomy(DEFAULT_TAXONOMY)
+    tables = [table for path in paths for table in need_tables(path, model, taxonomy)]
+    fixed = {"DEFAULT_WEIGHTS (current)": DEFAULT_WEIGHTS} | single_signals()
+    click.echo(format_cross_validation(cross_validate(tables, folds=folds, step=step, fixed=fixed)))
 
 
 @click.command("whitelist-sweep")
@@ -174,6 +198,6 @@ def whitelist_sweep_command(today) -> None:
 
 def init_app(app: Flask) -> None:
     commands = (db_group, init_db_command, seed_command, demo_logins_command, create_admin_command)
-    for command in (*commands, reindex_command, evaluate_command, whitelist_sweep_command):
+    for command in (*commands, reindex_command, evaluate_command, tune_weights_command, whitelist_sweep_command):
         app.cli.add_command(command)
     backup.init_app(app)  # backup, restore

@@ -7,7 +7,9 @@ taxonomy knows the name, suggested tags for untagged solutions and needs — and
 same `MatchEngine` the app uses. Each single-signal family is ranked over all solutions as a
 baseline, so the full ranker has to beat every part of itself.
 
-    python -m matchmaker.matching.evaluation seed_data/dev_set.json [--encoder use] [--only 'h$'] [--json]
+Several files give a table each and their macro average (the mean of each figure over the files).
+
+    python -m matchmaker.matching.evaluation seed_data/dev_set.json [more.json ...] [--encoder use] [--json]
 """
 
 import argparse
@@ -206,6 +208,31 @@ def evaluate(
     }
 
 
+def macro_average(results: Sequence[Mapping[str, Any]]) -> dict:
+    """Each figure of several `evaluate` results averaged over them, in the same shape."""
+
+    def mean(pick: Callable[[Mapping[str, Any]], Mapping[str, float]]) -> dict[str, float]:
+        return {m: sum(pick(r)[m] for r in results) / len(results) for m in METRICS}
+
+    names = results[0]["baselines"]
+    return {
+        "full": mean(lambda r: r["full"]),
+        "baselines": {name: mean(lambda r, name=name: r["baselines"][name]) for name in names},
+    }
+
+
+def report(results: Mapping[str, Mapping[str, Any]]) -> tuple[str, dict]:
+    """The tables of results by file name (and their macro average when there are several), and what
+    `--json` prints: a single file's result as it is, else {"files": {...}, "macro": {...}}."""
+    if len(results) == 1:
+        (result,) = results.values()
+        return format_report(result), dict(result)
+    average = macro_average(list(results.values()))
+    tables = [f"{name}\n{format_report(result)}" for name, result in results.items()]
+    tables.append(f"macro average over {len(results)} files\n{format_report(average)}")
+    return "\n\n".join(tables), {"files": dict(results), "macro": average}
+
+
 def format_report(result: Mapping[str, Any]) -> str:
     """A fixed-width table: one row per system, one column per metric."""
     rows = [("full", result["full"])] + [(f"{name} only", m) for name, m in result["baselines"].items()]
@@ -219,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m matchmaker.matching.evaluation", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("path", help="labelled set (JSON: solutions, needs with relevant labels)")
+    parser.add_argument("paths", nargs="+", help="labelled sets (JSON: solutions, needs with relevant labels)")
     parser.add_argument("--encoder", default="use", help="encoder spec: use (default), e5, st:<path>, hash")
     parser.add_argument("--taxonomy", default=str(DEFAULT_TAXONOMY), help="taxonomy JSON (default: %(default)s)")
     parser.add_argument("--only", metavar="REGEX", help="evaluate only the needs whose id matches REGEX")
@@ -227,10 +254,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     only = re.compile(args.only).search if args.only else None
-    result = evaluate(args.path, load_encoder(args.encoder), load_taxonomy(args.taxonomy), only=only)
-    print(format_report(result))
+    encoder, taxonomy = load_encoder(args.encoder), load_taxonomy(args.taxonomy)
+    text, figures = report({path: evaluate(path, encoder, taxonomy, only=only) for path in args.paths})
+    print(text)
     if args.json:
-        print(json.dumps(result, ensure_ascii=False))
+        print(json.dumps(figures, ensure_ascii=False))
     return 0
 
 
