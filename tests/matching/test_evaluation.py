@@ -185,3 +185,25 @@ def test_evaluate_with_the_real_use_encoder(tmp_path):
     result = evaluate(labelled_set(tmp_path), load_encoder("use"), tiny_taxonomy())
     assert result["full"]["mrr@10"] == 1.0
     assert result["full"]["ndcg@10"] >= result["baselines"]["structured"]["ndcg@10"]
+
+
+def test_several_files_give_a_table_each_and_their_macro_average(tmp_path, capsys):
+    taxonomy_path = tmp_path / "taxonomy.json"
+    taxonomy_path.write_text(json.dumps(TINY, ensure_ascii=False), encoding="utf-8")
+    first = labelled_set(tmp_path)
+    second = tmp_path / "other.json"
+    data = json.loads(first.read_text(encoding="utf-8"))
+    data["needs"] = data["needs"][:2]
+    second.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    assert main([str(first), str(second), "--encoder", "hash", "--taxonomy", str(taxonomy_path), "--json"]) == 0
+    out = capsys.readouterr().out
+    figures = json.loads(out.strip().splitlines()[-1])
+    each = [evaluate(p, load_encoder("hash"), tiny_taxonomy()) for p in (first, second)]
+    assert figures["files"] == {str(first): each[0], str(second): each[1]}
+    for metric in METRICS:
+        assert figures["macro"]["full"][metric] == pytest.approx(
+            (each[0]["full"][metric] + each[1]["full"][metric]) / 2
+        )
+        lexical = (each[0]["baselines"]["lexical"][metric] + each[1]["baselines"]["lexical"][metric]) / 2
+        assert figures["macro"]["baselines"]["lexical"][metric] == pytest.approx(lexical)
+    assert out.count("system") == 3 and "macro average over 2 files" in out

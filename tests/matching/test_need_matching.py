@@ -305,3 +305,17 @@ def test_evaluate_command_prints_the_metrics_table_and_json(app, tmp_path):
     assert figures["full"] == {"ndcg@10": 1.0, "mrr@10": 1.0, "recall@10": 1.0}
     assert set(figures["baselines"]) == {"semantic", "lexical", "structured"}
     assert "ndcg@10" in result.output.splitlines()[0]
+
+
+def test_tune_weights_command_reports_held_out_figures_and_refuses_one_file(app, tmp_path):
+    from tests.matching.test_evaluation import labelled_set
+
+    first = labelled_set(tmp_path)
+    second = tmp_path / "second.json"
+    second.write_text(first.read_text(encoding="utf-8"), encoding="utf-8")
+    runner = app.test_cli_runner()
+    alone = runner.invoke(args=["tune-weights", str(first), "--encoder", "hash"])
+    assert alone.exit_code != 0 and "至少需要两个标注集" in alone.output
+    result = runner.invoke(args=["tune-weights", str(first), str(second), "--encoder", "hash", "--folds", "2"])
+    assert result.exit_code == 0, result.output
+    assert "held-out folds" in result.output and "best over all needs (to adopt)" in result.output
