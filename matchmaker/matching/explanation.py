@@ -1,6 +1,10 @@
 """The explanation of a match: industry and size verdicts, shared capability tags, and for each point of
 the need the module or sentence of the solution that covers it (or 未覆盖).
 
+A need's points are the capabilities it asks for (`need_points`), each with the clause it came from:
+"老师傅一个月要一万二还留不住" is the reason for a need, not a requirement, and is no point. Only a
+need that names no capability at all has its clauses as points.
+
 Speed: a solution's term scans can be worked out when it is indexed (`solution_scans`), and the
 analysed modules and sentences of the solutions explained last are kept (HAYSTACKS).
 """
@@ -22,9 +26,10 @@ UNCOVERED = "未覆盖"
 
 @dataclass(frozen=True)
 class PointCoverage:
-    point: str  # one clause of the need
+    point: str  # a capability the need asks for (a tag name); a clause when the need names none
     module: str  # the module (or sentence of the solution) that covers it best, or 未覆盖
     covered: bool
+    sentence: str = ""  # the clause of the need the point came from
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,9 @@ class Explanation:
     def as_dict(self) -> dict:
         """What `dataclasses.asdict` gives, without its recursive deep copy: this runs for every
         result of every match the API answers, and asdict was a tenth of such a call's time."""
-        points = tuple({"point": p.point, "module": p.module, "covered": p.covered} for p in self.points)
+        points = tuple(
+            {"point": p.point, "module": p.module, "covered": p.covered, "sentence": p.sentence} for p in self.points
+        )
         return {"industry": self.industry, "size": self.size, "tags": self.tags, "points": points}
 
 
@@ -104,6 +111,30 @@ def evidence(text: str, taxonomy: Taxonomy) -> Evidence:
     return Evidence(tuple(sorted(pairs)), words, tags, industries)
 
 
+@dataclass(frozen=True)
+class NeedPoint:
+    point: str  # a capability (tag name), or the clause itself when the need names no capability
+    sentence: str  # the clause it came from
+    evidence: Evidence  # of the clause
+    capability: bool
+
+
+def need_points(text: str, taxonomy: Taxonomy) -> tuple[NeedPoint, ...]:
+    """The capabilities the need asks for, each once, in order of first mention, with its clause; the
+    clauses themselves when it names none."""
+    found = finders(taxonomy)
+    clauses = [(clause, evidence(clause, taxonomy)) for clause in split_points(text)]
+    points: dict[str, NeedPoint] = {}
+    for clause, said in clauses:
+        for _, _, names in found.tags.find(clause.lower()):
+            for name in names:
+                if name not in points:
+                    points[name] = NeedPoint(name, clause, said, capability=True)
+    if points:
+        return tuple(points.values())
+    return tuple(NeedPoint(clause, clause, said, capability=False) for clause, said in clauses)
+
+
 _SEPARATOR = "\x00"  # between the texts of a _Haystack: in no term, no word, no character pair
 
 
@@ -138,6 +169,11 @@ class _Haystack:
         self.words: dict[str, set[int]] = {}
         for match in _ASCII_WORD.finditer(joined):
             self.words.setdefault(f"w:{match.group()}", set()).add(bisect_right(self.starts, match.start()) - 1)
+
+    def naming(self, tag: str) -> str | None:
+        """The first module naming the capability tag, else the first such sentence, else None."""
+        segments = self.tags.get(tag)
+        return self.texts[min(segments)] if segments else None
 
     def best(self, point: Evidence) -> str | None:
         """The first module sharing the most with the point, if it shares enough; else the first such
@@ -232,30 +268,47 @@ def _haystack(found: Finders, modules: tuple[str, ...], title: str, text: str, s
 
 
 def point_coverages(
-    points: Sequence[tuple[str, Evidence]],
+    points: Sequence[NeedPoint],
     need: NeedProfile,
     candidate: Candidate,
     verdict: str,
     taxonomy: Taxonomy,
 ) -> tuple[PointCoverage, ...]:
-    """For each point of the need, what of the solution covers it, first found of: the module sharing
-    most words or tags with it; the sentence of the solution's text that does; a capability tag of the
-    solution the point asks for; for a point naming the need's industry ("我们是一家家具厂"), the
-    industry verdict when the solution fits that industry. Else 未覆盖."""
+    """For each point of the need, what of the solution covers it, first found of: for a capability,
+    the first module (else sentence) naming it; the module sharing most words or tags with the point's
+    clause (for a capability, only when its clause asks for nothing else); the sentence of the
+    solution's text that does; a capability tag of the solution the point asks for; for a clause naming
+    the need's industry ("我们是一家家具厂"), the industry verdict when the solution fits that industry.
+    Else 未覆盖."""
     found = finders(taxonomy)
     haystack = _haystack(found, tuple(candidate.modules), candidate.title, candidate.text, candidate.scans)
     solution_tags = found.canonical_tags(candidate.tags)
     own_industry = {need.industry, *taxonomy.related_industries(need.industry)} if need.industry else set()
     industry_fits = verdict.startswith(("行业匹配", "相关行业", "通用"))
     out = []
-    for point, wanted in points:
-        covering = haystack.best(wanted)
-        shared = sorted(wanted.tags & solution_tags)
+    for need_point in points:
+        wanted = need_point.evidence
+        if need_point.capability:
+            asked = frozenset((need_point.point,))
+            covering = haystack.naming(need_point.point)
+            if covering is None and wanted.tags <= asked:
+                covering = haystack.best(wanted)
+        else:
+            asked = wanted.tags
+            covering = haystack.best(wanted)
+        shared = sorted(asked & solution_tags)
         if covering is None and shared:
             covering = f"能力标签：{'、'.join(shared)}"
-        if covering is None and industry_fits and wanted.industries & own_industry:
+        if covering is None and not need_point.capability and industry_fits and wanted.industries & own_industry:
             covering = verdict
-        out.append(PointCoverage(point=point, module=covering or UNCOVERED, covered=covering is not None))
+        out.append(
+            PointCoverage(
+                point=need_point.point,
+                module=covering or UNCOVERED,
+                covered=covering is not None,
+                sentence=need_point.sentence,
+            )
+        )
     return tuple(out)
 
 

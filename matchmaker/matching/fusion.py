@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
-from matchmaker.matching.explanation import Explanation, evidence, explain, split_points
+from matchmaker.matching.explanation import Explanation, explain, need_points
 from matchmaker.matching.exposure import cap_exposure
 from matchmaker.matching.signals import (
     NEUTRAL,
@@ -117,8 +117,9 @@ def need_terms(need: NeedProfile, taxonomy: Taxonomy) -> NeedTerms:
     suggestion = suggest(need.text, taxonomy) if not (need.tags and need.domains) else None
     tags = need.tags or (suggestion.tags if suggestion else ())
     domains = need.domains or (suggestion.domains if suggestion else ())
-    points = tuple((p, evidence(p, taxonomy)) for p in split_points(need.text))
-    return NeedTerms(tags=taxonomy.canonical_tags(tags), domains=tuple(domains), points=points)
+    return NeedTerms(
+        tags=taxonomy.canonical_tags(tags), domains=tuple(domains), points=need_points(need.text, taxonomy)
+    )
 
 
 def rank(

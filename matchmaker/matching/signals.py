@@ -26,7 +26,7 @@ from matchmaker.matching.tagging import finders
 from matchmaker.matching.taxonomy import INDUSTRY_FIT, SIZE_ORDER, Taxonomy
 
 if TYPE_CHECKING:
-    from matchmaker.matching.explanation import Evidence
+    from matchmaker.matching.explanation import NeedPoint
 
 NEUTRAL = 0.5
 SIZE_FIT = {"same": 1.0, "adjacent": 0.75, "unknown": NEUTRAL, "other": 0.25}
@@ -62,11 +62,11 @@ class Candidate:
 
 @dataclass(frozen=True)
 class NeedTerms:
-    """What the ranker derives once per need (`fusion.need_terms`): canonical tags, domains, clauses."""
+    """What the ranker derives once per need (`fusion.need_terms`): canonical tags, domains, points."""
 
     tags: frozenset[str]
     domains: tuple[str, ...]
-    points: tuple[tuple[str, "Evidence"], ...]  # each clause with its evidence
+    points: tuple["NeedPoint", ...]  # the capabilities the need asks for, with their clauses
 
 
 def clip01(value: float) -> float:

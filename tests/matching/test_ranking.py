@@ -209,8 +209,8 @@ def test_split_points_keeps_each_point_once():
     )
 
 
-def test_each_need_point_gets_its_best_module_or_uncovered():
-    need = NeedProfile(text="想把车间设备联网采集数据，实现生产排产，还想给员工发年终奖")
+def test_need_points_are_the_capabilities_asked_for_each_with_its_clause():
+    need = NeedProfile(text="老师傅一个月要一万二还留不住，想把车间设备联网采集数据，实现生产排产，还想上WMS")
     solution = candidate(
         1,
         modules=("设备联网采集", "APS智能排程", "质量追溯"),
@@ -218,10 +218,19 @@ def test_each_need_point_gets_its_best_module_or_uncovered():
     )
     (match,) = rank(need, [solution], TAXONOMY)
     points = {p.point: p for p in match.explanation.points}
-    assert points["想把车间设备联网采集数据"].module == "设备联网采集"
-    assert points["实现生产排产"].module == "APS智能排程"  # through the tag's synonyms 排产 / 排程
-    assert points["还想给员工发年终奖"].module == UNCOVERED
-    assert not points["还想给员工发年终奖"].covered and points["实现生产排产"].covered
+    assert list(points) == ["设备联网", "APS排产", "WMS"]  # the reason (留不住) is no point
+    assert points["设备联网"].module == "设备联网采集" and points["设备联网"].sentence == "想把车间设备联网采集数据"
+    assert points["APS排产"].module == "APS智能排程"  # through the tag's synonyms 排产 / 排程
+    assert points["WMS"].module == UNCOVERED and not points["WMS"].covered and points["APS排产"].covered
+
+
+def test_a_need_naming_no_capability_keeps_its_clauses_as_points():
+    need = NeedProfile(text="想给员工发年终奖，年底前完成")
+    (match,) = rank(need, [candidate(1, modules=("质量追溯",))], TAXONOMY)
+    assert [(p.point, p.sentence, p.module) for p in match.explanation.points] == [
+        ("想给员工发年终奖", "想给员工发年终奖", UNCOVERED),
+        ("年底前完成", "年底前完成", UNCOVERED),
+    ]
 
 
 def test_a_point_without_a_module_is_covered_by_a_sentence_of_the_solution_text():
@@ -256,7 +265,9 @@ def test_explanation_serialises_to_plain_data():
     (match,) = rank(NeedProfile(text="想上MES系统，年底前完成"), [candidate(1, tags=("WMS",))], TAXONOMY)
     data = match.as_dict()
     assert data["explanation"]["tags"] == ()
-    assert data["explanation"]["points"][1] == {"point": "年底前完成", "module": UNCOVERED, "covered": False}
+    assert data["explanation"]["points"] == (
+        {"point": "MES", "module": UNCOVERED, "covered": False, "sentence": "想上MES系统"},
+    )
     assert set(data["parts"]) == set(SIGNALS)
     (shared,) = rank(NeedProfile(text="想上MES系统，年底前完成"), [candidate(1, tags=("MES",))], TAXONOMY)
     for explanation in (match.explanation, shared.explanation):  # the hand-written copy, as asdict makes it
