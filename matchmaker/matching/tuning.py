@@ -150,7 +150,9 @@ def format_cross_validation(result: CrossValidation) -> str:
         return f"{label:<34}" + "".join(f"{v:>22.3f}" for v in values) + f"{np.mean(values):>9.3f}"
 
     lines.append(row("chosen per fold (cross-validated)", result.held_out))
-    lines += [row(name, figures) for name, figures in result.baselines.items()]
+    if result.baselines:
+        lines.append("fixed weights, fitted to nothing in this run, on all needs:")
+        lines += [row(name, figures) for name, figures in result.baselines.items()]
     lines.append("weights chosen per fold (" + ", ".join(SIGNALS) + "):")
     lines += [f"  fold {k + 1}: " + " ".join(f"{w:.2f}" for w in chosen) for k, chosen in enumerate(result.chosen)]
     lines.append(
