@@ -64,7 +64,7 @@ PROBES = [
     Probe("solution", "title", ("provider_home", "solution_edit", "need", "admin_provider")),
     Probe("solution", "summary", ("solution_edit", "need")),
     Probe("solution", "description", ("solution_edit",), prefix=SOLUTION_TEXT),
-    Probe("solution", "modules", ("solution_edit", "need")),
+    Probe("solution", "modules", ("solution_edit", "need"), prefix="设备联网"),  # covers the need's 设备联网
     Probe("solution", "price_range", ("solution_edit",), short=True),
     Probe("enterprise_profile", "name", ("enterprise_profile", "enterprise_home")),
     Probe("enterprise_profile", "address", ("enterprise_profile",)),
