@@ -88,9 +88,10 @@ class ScoreParts(BaseModel):
 
 
 class PointOut(Out):
-    point: str = Field(description="需求中的一个要点")
+    point: str = Field(description="需求要求的一项能力（能力标签名）；需求未提及任何能力时为需求中的一句")
     module: str = Field(description="方案中覆盖该要点的功能模块或语句；未覆盖时为“未覆盖”")
     covered: bool
+    sentence: str = Field("", description="该要点出自需求中的哪一句")
 
 
 class ExplanationOut(Out):
