@@ -236,6 +236,8 @@ def test_publishing_a_need_validates_and_tags_like_the_web_form(client, db, w):
     assert first["solution"]["provider"]["id"] == w.vendor_iot.id
     assert abs(sum(first["parts"].values()) - first["score"]) < 1e-3
     assert first["explanation"]["tags"] == ["设备联网"] and first["explanation"]["industry"].startswith("行业匹配")
+    point = next(p for p in first["explanation"]["points"] if p["point"] == "设备联网")  # a capability asked for
+    assert point["covered"] and point["sentence"] and point["sentence"] in NEED_TEXT
     stored = db.exec(select(MatchResult).where(MatchResult.need_id == need["id"])).all()
     assert len(stored) == len(matches["items"])
 
