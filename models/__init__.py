@@ -1,6 +1,7 @@
 """SQLModel tables and database session handling. No Flask here."""
 
 from models.api import ApiCallLog, ApiKey
+from models.events import Event, EventStatus, EventWrite
 from models.security import LoginFailure
 from models.session import make_engine, upgrade_database
 from models.tables import (
@@ -41,6 +42,9 @@ __all__ = [
     "ApiCallLog",
     "ApiKey",
     "LoginFailure",
+    "Event",
+    "EventStatus",
+    "EventWrite",
     "Appeal",
     "AppealStatus",
     "Docking",

@@ -1,5 +1,5 @@
 """`flask` commands: db (upgrade, current, revision), init-db, seed, demo-logins, create-admin, reindex, evaluate,
-tune-weights, whitelist-sweep."""
+tune-weights, whitelist-sweep, event-sweep."""
 
 import json
 import re
@@ -196,8 +196,26 @@ def whitelist_sweep_command(today) -> None:
     )
 
 
+@click.command("event-sweep")
+@with_appcontext
+def event_sweep_command() -> None:
+    """Daily (cron, or more often): close registration of events whose deadline has passed."""
+    from matchmaker.services import events
+
+    with Session(engine()) as session:
+        closed = events.close_due(session)
+    click.echo(f"截止报名的活动 {len(closed)} 个")
+
+
 def init_app(app: Flask) -> None:
     commands = (db_group, init_db_command, seed_command, demo_logins_command, create_admin_command)
-    for command in (*commands, reindex_command, evaluate_command, tune_weights_command, whitelist_sweep_command):
+    maintenance = (
+        reindex_command,
+        evaluate_command,
+        tune_weights_command,
+        whitelist_sweep_command,
+        event_sweep_command,
+    )
+    for command in (*commands, *maintenance):
         app.cli.add_command(command)
     backup.init_app(app)  # backup, restore

@@ -35,6 +35,7 @@ from matchmaker.services import (
     accounts,
     api_keys,
     dockings,
+    events,
     providers,
     publishing,
     push,
@@ -46,6 +47,7 @@ from models import (
     CapabilityTag,
     Docking,
     Enterprise,
+    EventWrite,
     MatchResult,
     Need,
     Notification,
@@ -87,6 +89,17 @@ HIDDEN = SolutionWrite(
     sizes=["small", "medium"],
     modules=["数采网关", "看板"],
     tags=["设备联网"],
+)
+EVENT = EventWrite(
+    title="链上坪山·越权测试专场",
+    event_date=date.today() + timedelta(days=30),
+    venue="坪山会展中心",
+    start_time="14:00",
+    slot_minutes=20,
+    slot_count=6,
+    tables=4,
+    registration_deadline=date.today() + timedelta(days=20),
+    meeting_cap=3,
 )
 SOLUTION_FORM = {
     "title": "封边机设备联网与产量看板（第二版）",
@@ -224,6 +237,9 @@ def build(app: Flask, db: Session, docking: bool = True) -> World:
         "appeal": appeal.id,
         "tag": db.exec(select(CapabilityTag.id).where(CapabilityTag.name == "等保测评")).one(),  # used by nothing
     }
+    ids["event"] = events.create(db, admin.id, EVENT).id  # a draft: publishable
+    ids["event_open"] = events.create(db, admin.id, EVENT).id
+    events.publish(db, ids["event_open"], admin.id, "开放报名")  # published: closable
     if docking:
         ids["docking"] = dockings.request_docking(db, ent_a.id, ent_a.user_id, need.id, iot.id, "请联系", 5).id
 
@@ -377,6 +393,21 @@ CASES = [
         data=lambda i: {"role": "enterprise", "enterprise_id": str(i["ent_a"]), "label": "自助签发", "reason": "越权"},
         methods=("POST",),
     ),
+    Case("admin.event_detail", lambda i: f"/admin/events/{i['event']}", ADMIN_ONLY, "admin"),
+    Case(
+        "admin.event_publish",
+        lambda i: f"/admin/events/{i['event']}/publish",
+        ADMIN_ONLY,
+        "admin",
+        data=lambda i: {"reason": "场地已定"},
+    ),
+    Case(
+        "admin.event_close",
+        lambda i: f"/admin/events/{i['event_open']}/close",
+        ADMIN_ONLY,
+        "admin",
+        data=lambda i: {"reason": "名额已满"},
+    ),
     Case("admin.taxonomy_list", lambda i: "/admin/taxonomy/tags", ADMIN_ONLY, "admin"),
     Case(
         "admin.taxonomy_new",
@@ -453,6 +484,7 @@ def test_every_rule_naming_an_object_has_a_row(app):
     # and every row still addresses the view it names
     adapter = app.url_map.bind("localhost")
     names = ["ent_a", "need", "docking", "iot", "mes", "hidden", "case", "note", "push", "appeal", "key", "tag"]
+    names += ["event", "event_open"]
     ids = dict.fromkeys(names, 7) | {"provider_a": 7, "provider_off": 8}
     for case in CASES:
         for url in (case.url(ids), (case.control_url or case.url)(ids)):
