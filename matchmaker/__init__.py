@@ -33,7 +33,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from matchmaker.commands import cli
     from matchmaker.plumbing import db, extensions, health, ratelimit, requestlog, security, templating
     from matchmaker.plumbing.errors import register_error_pages
-    from matchmaker.web import admin, auth, delivery, docking, embed, enterprise, inbox, provider, public
+    from matchmaker.web import admin, auth, delivery, docking, embed, enterprise, events, inbox, provider, public
 
     requestlog.init_app(app)
     security.init_app(app)
@@ -48,7 +48,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api.init_app(app)  # after the error pages: under /api/v1 it answers errors in JSON instead
     embed.init_app(app)
     cli.init_app(app)
-    for module in (public, auth, enterprise, provider, admin, docking, inbox):
+    for module in (public, auth, enterprise, provider, admin, docking, inbox, events):
         app.register_blueprint(module.bp)
     delivery.init_app(app)  # notifications, precise push, email outbox
     return app

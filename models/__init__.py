@@ -1,7 +1,7 @@
 """SQLModel tables and database session handling. No Flask here."""
 
 from models.api import ApiCallLog, ApiKey
-from models.events import Event, EventStatus, EventWrite
+from models.events import Event, EventRegistration, EventStatus, EventWrite
 from models.security import LoginFailure
 from models.session import make_engine, upgrade_database
 from models.tables import (
@@ -43,6 +43,7 @@ __all__ = [
     "ApiKey",
     "LoginFailure",
     "Event",
+    "EventRegistration",
     "EventStatus",
     "EventWrite",
     "Appeal",

@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
 from pydantic import model_validator
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.schemas import CleanList
@@ -76,3 +76,23 @@ class Event(SQLModel, table=True):
         start = datetime.combine(self.event_date, self.start_time)
         step = timedelta(minutes=self.slot_minutes)
         return [(start + i * step, start + (i + 1) * step) for i in range(self.slot_count)]
+
+
+class EventRegistration(SQLModel, table=True):
+    """One participant of an event: an enterprise with its needs, or a provider with its solutions,
+    and the slots (indexes into `Event.slot_times`) it is available for."""
+
+    __table_args__ = (
+        UniqueConstraint("event_id", "enterprise_id"),
+        UniqueConstraint("event_id", "provider_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="event.id", index=True)
+    enterprise_id: int | None = Field(default=None, foreign_key="enterprise.id", index=True)
+    provider_id: int | None = Field(default=None, foreign_key="provider.id", index=True)
+    need_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
+    solution_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
+    slots: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)

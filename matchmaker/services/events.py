@@ -1,18 +1,36 @@
 """Matchmaking events (链上坪山 供需对接会): the admin creates an event, publishes it (registration
-opens) and closes registration, by hand or when the deadline passes. Every change is audited.
+opens) and closes registration, by hand or when the deadline passes. While registration is open an
+enterprise registers with its open needs, a whitelisted provider with its published solutions, each
+with the slots it is free for. Every change is audited.
 
 State changes are conditional UPDATEs on the status the change starts from, so two admins (or an
 admin and the deadline sweep) racing on one event change it once; the loser gets a Chinese message.
 """
 
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from matchmaker.services import audit, taxonomy
 from matchmaker.services.errors import ServiceError
-from models import Event, EventStatus, EventWrite, utcnow
+from models import (
+    Event,
+    EventRegistration,
+    EventStatus,
+    EventWrite,
+    Need,
+    NeedStatus,
+    Provider,
+    ProviderStatus,
+    Solution,
+    SolutionStatus,
+    utcnow,
+)
+
+MAX_ITEMS = 10  # needs or solutions one participant brings
 
 BEIJING = timezone(timedelta(hours=8))  # the event's local times (form input, slots) are Beijing time
 STATUS_LABELS = {
@@ -115,3 +133,109 @@ def close_due(session: Session, now: datetime | None = None) -> list[int]:
 def _aware(moment: datetime) -> datetime:
     """SQLite hands back naive datetimes; the column holds UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def open_for_registration(event: Event, now: datetime | None = None) -> bool:
+    return event.status == EventStatus.published and _aware(event.registration_deadline) > (now or utcnow())
+
+
+def registration_of(
+    session: Session, event_id: int, enterprise_id: int | None = None, provider_id: int | None = None
+) -> EventRegistration | None:
+    query = select(EventRegistration).where(EventRegistration.event_id == event_id)
+    if enterprise_id is not None:
+        query = query.where(EventRegistration.enterprise_id == enterprise_id)
+    else:
+        query = query.where(EventRegistration.provider_id == provider_id)
+    return session.exec(query).first()
+
+
+def registrations(session: Session, event_id: int) -> list[EventRegistration]:
+    query = select(EventRegistration).where(EventRegistration.event_id == event_id)
+    return list(session.exec(query.order_by(EventRegistration.id)))
+
+
+def register_enterprise(
+    session: Session,
+    event_id: int,
+    enterprise_id: int,
+    actor_id: int,
+    need_ids: Collection[int],
+    slots: Collection[int],
+    now: datetime | None = None,
+) -> EventRegistration:
+    """Register (or change the registration of) an enterprise with its open needs; a chain leader
+    (链主企业, a large enterprise) registers the same way."""
+    needs = _chosen(need_ids, "需求", "need_ids")
+    found = session.exec(
+        select(Need.id).where(Need.id.in_(needs), Need.enterprise_id == enterprise_id, Need.status == NeedStatus.open)
+    ).all()
+    if len(found) != len(needs):
+        raise ServiceError("只能带本企业发布中的需求参会", field="need_ids")
+    return _register(session, event_id, actor_id, slots, now, enterprise_id=enterprise_id, need_ids=needs)
+
+
+def register_provider(
+    session: Session,
+    event_id: int,
+    provider_id: int,
+    actor_id: int,
+    solution_ids: Collection[int],
+    slots: Collection[int],
+    now: datetime | None = None,
+) -> EventRegistration:
+    """Register (or change the registration of) a whitelisted provider with its published solutions."""
+    provider = session.get(Provider, provider_id)
+    if provider is None or provider.status != ProviderStatus.approved:
+        raise ServiceError("仅白名单内的服务商可以报名参会")
+    solutions = _chosen(solution_ids, "解决方案", "solution_ids")
+    found = session.exec(
+        select(Solution.id).where(
+            Solution.id.in_(solutions),
+            Solution.provider_id == provider_id,
+            Solution.status == SolutionStatus.published,
+        )
+    ).all()
+    if len(found) != len(solutions):
+        raise ServiceError("只能带本机构已发布的解决方案参会", field="solution_ids")
+    return _register(session, event_id, actor_id, slots, now, provider_id=provider_id, solution_ids=solutions)
+
+
+def _chosen(ids: Collection[int], label: str, field: str) -> list[int]:
+    chosen = sorted(set(ids))
+    if not chosen:
+        raise ServiceError(f"请至少选择一项{label}", field=field)
+    if len(chosen) > MAX_ITEMS:
+        raise ServiceError(f"每个参会方最多带 {MAX_ITEMS} 项{label}", field=field)
+    return chosen
+
+
+def _register(
+    session: Session, event_id: int, actor_id: int, slots: Collection[int], now: datetime | None, **fields
+) -> EventRegistration:
+    event = get(session, event_id)
+    if not open_for_registration(event, now):
+        raise ServiceError("该活动当前不接受报名")
+    free = sorted(set(slots))
+    if not free:
+        raise ServiceError("请至少选择一个可参加的时段", field="slots")
+    if free[0] < 0 or free[-1] >= event.slot_count:
+        raise ServiceError("所选时段不属于该活动", field="slots")
+    owner = {k: v for k, v in fields.items() if k in ("enterprise_id", "provider_id")}
+    registration = registration_of(session, event_id, **owner)
+    action = "event.register_update" if registration else "event.register"
+    if registration is None:
+        registration = EventRegistration(event_id=event_id, **owner)
+    for key, value in fields.items():
+        setattr(registration, key, value)
+    registration.slots = free
+    registration.updated_at = utcnow()
+    session.add(registration)
+    try:
+        session.flush()
+    except IntegrityError:  # a second request registered the same participant at the same moment
+        session.rollback()
+        raise ServiceError("报名已提交，请刷新页面查看") from None
+    audit.record(session, actor_id, action, "event", event_id, "", registration=registration.id, slots=free)
+    session.commit()
+    return registration

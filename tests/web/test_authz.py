@@ -393,6 +393,29 @@ CASES = [
         data=lambda i: {"role": "enterprise", "enterprise_id": str(i["ent_a"]), "label": "自助签发", "reason": "越权"},
         methods=("POST",),
     ),
+    # matchmaking events: a draft is the admin's; a registration names the participant's needs or solutions
+    Case(
+        "events.detail",
+        lambda i: f"/events/{i['event']}",
+        dict.fromkeys(("ent_a", "ent_b", "prov_a", "prov_b"), 404),
+        "admin",
+    ),
+    Case(
+        "events.register_enterprise",
+        lambda i: f"/events/{i['event_open']}/register/enterprise",
+        ENTERPRISE_NEED,
+        "ent_a",
+        data=lambda i: {"items": [str(i["need"])], "slots": ["0", "2"]},
+        methods=("POST",),
+    ),
+    Case(
+        "events.register_provider",
+        lambda i: f"/events/{i['event_open']}/register/provider",
+        PROVIDER_OWN,
+        "prov_a",
+        data=lambda i: {"items": [str(i["iot"])], "slots": ["1"]},
+        methods=("POST",),
+    ),
     Case("admin.event_detail", lambda i: f"/admin/events/{i['event']}", ADMIN_ONLY, "admin"),
     Case(
         "admin.event_publish",

@@ -1,4 +1,5 @@
 """i17: matchmaking events (the admin's event with its slots, tables and registration deadline)
+and their registrations (an enterprise with needs or a provider with solutions, and its free slots)
 
 Revision ID: i17a_events
 Revises: 0001
@@ -17,7 +18,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     if sa.inspect(op.get_bind()).has_table("event"):
-        return  # adopted: a database made by create_all from these models already has it
+        return  # adopted: a database made by create_all from these models already has them
     op.create_table(
         "event",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -40,8 +41,31 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_event_status", "event", ["status"])
+    op.create_table(
+        "eventregistration",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("event_id", sa.Integer(), nullable=False),
+        sa.Column("enterprise_id", sa.Integer(), nullable=True),
+        sa.Column("provider_id", sa.Integer(), nullable=True),
+        sa.Column("need_ids", sa.JSON(), nullable=False),
+        sa.Column("solution_ids", sa.JSON(), nullable=False),
+        sa.Column("slots", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["enterprise_id"], ["enterprise.id"]),
+        sa.ForeignKeyConstraint(["event_id"], ["event.id"]),
+        sa.ForeignKeyConstraint(["provider_id"], ["provider.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("event_id", "enterprise_id"),
+        sa.UniqueConstraint("event_id", "provider_id"),
+    )
+    for column in ("event_id", "enterprise_id", "provider_id"):
+        op.create_index(f"ix_eventregistration_{column}", "eventregistration", [column])
 
 
 def downgrade() -> None:
+    for column in ("event_id", "enterprise_id", "provider_id"):
+        op.drop_index(f"ix_eventregistration_{column}", table_name="eventregistration")
+    op.drop_table("eventregistration")
     op.drop_index("ix_event_status", table_name="event")
     op.drop_table("event")
