@@ -210,10 +210,9 @@ def _chosen(ids: Collection[int], label: str, field: str) -> list[int]:
     return chosen
 
 
-def _register(
-    session: Session, event_id: int, actor_id: int, slots: Collection[int], now: datetime | None, **fields
-) -> EventRegistration:
-    event = get(session, event_id)
+def check_open(event: Event, slots: Collection[int], now: datetime | None = None) -> list[int]:
+    """The chosen slots, sorted, if ``event`` takes registrations and they are its slots. Called
+    before anything is written (also before a need posted with the registration is published)."""
     if not open_for_registration(event, now):
         raise ServiceError("该活动当前不接受报名")
     free = sorted(set(slots))
@@ -221,6 +220,13 @@ def _register(
         raise ServiceError("请至少选择一个可参加的时段", field="slots")
     if free[0] < 0 or free[-1] >= event.slot_count:
         raise ServiceError("所选时段不属于该活动", field="slots")
+    return free
+
+
+def _register(
+    session: Session, event_id: int, actor_id: int, slots: Collection[int], now: datetime | None, **fields
+) -> EventRegistration:
+    free = check_open(get(session, event_id), slots, now)
     owner = {k: v for k, v in fields.items() if k in ("enterprise_id", "provider_id")}
     registration = registration_of(session, event_id, **owner)
     action = "event.register_update" if registration else "event.register"

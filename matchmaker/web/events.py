@@ -2,21 +2,29 @@
 and registration: an enterprise (or chain leader) with its open needs, a whitelisted provider with
 its published solutions, each with the slots it is free for.
 
+An enterprise may also post a new need as it registers: published as the need form publishes it
+(`services.publishing`), after the registration's own checks passed.
+
 A draft event is invisible (404) to everyone but admins. Registration routes are per role, so a
 wrong role gets 403 and ids of another organisation's needs or solutions get 404, as elsewhere.
 """
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from pydantic import ValidationError
 from sqlmodel import select
+from wtforms import TextAreaField
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Optional
 
-from matchmaker.plumbing.db import get_session
-from matchmaker.plumbing.extensions import login_manager
-from matchmaker.services import events
+from matchmaker.plumbing.db import engine, get_session
+from matchmaker.plumbing.extensions import login_manager, search_index
+from matchmaker.services import enterprises, events, publishing
 from matchmaker.services.errors import ServiceError
+from matchmaker.web import delivery
 from matchmaker.web.forms import BaseForm, CheckboxesField, attach_service_error
 from models import Event, EventStatus, Need, NeedStatus, Role, Solution, SolutionStatus
+from models.schemas import NeedCreate, error_messages
 
 bp = Blueprint("events", __name__, url_prefix="/events")
 
@@ -25,6 +33,9 @@ class RegistrationForm(BaseForm):
     """Choices are checked by the view (foreign items: 404) and the service (Chinese messages)."""
 
     items = CheckboxesField("参会携带的需求", validate_choice=False)
+    new_need = TextAreaField(
+        "或在报名的同时发布一项新需求（可选：写明现状、痛点与期望，按本企业所属行业匹配）", validators=[Optional()]
+    )
     slots = CheckboxesField("可参加的会谈时段（可多选）", validate_choice=False)
 
 
@@ -96,7 +107,9 @@ def _register(event_id: int, role: Role):
     key = "enterprise_id" if role == Role.enterprise else "provider_id"
     mine = events.registration_of(get_session(), event.id, **{key: current_user.org_id})
     form = RegistrationForm()
-    form.items.label.text = "参会携带的需求" if role == Role.enterprise else "参会携带的解决方案"
+    if role == Role.provider:
+        form.items.label.text = "参会携带的解决方案"
+        del form.new_need
     form.items.choices = options
     form.slots.choices = [
         SelectChoice(str(i), f"{start:%H:%M}–{end:%H:%M}") for i, (start, end) in enumerate(event.slot_times())
@@ -108,6 +121,9 @@ def _register(event_id: int, role: Role):
         chosen, slots = _numbers(form.items.data), _numbers(form.slots.data)
         try:
             if role == Role.enterprise:
+                if (form.new_need.data or "").strip():
+                    events.check_open(event, slots)  # nothing is published for a refused registration
+                    chosen.append(_publish_need(form.new_need.data.strip()))
                 events.register_enterprise(get_session(), event.id, current_user.org_id, current_user.id, chosen, slots)
             else:
                 events.register_provider(get_session(), event.id, current_user.org_id, current_user.id, chosen, slots)
@@ -124,6 +140,22 @@ def _register(event_id: int, role: Role):
         "events/register.html", event=event, form=form, mine=mine, open=events.open_for_registration(event)
     )
     return html, status
+
+
+def _publish_need(description: str) -> int:
+    """Publish a need as the need form does (suggested tags, ranking, pushes), for the registration."""
+    session = get_session()
+    enterprise = enterprises.get(session, current_user.org_id)
+    try:
+        data = NeedCreate(description=description, industry=enterprise.industry)
+    except ValidationError as exc:
+        raise ServiceError(next(iter(error_messages(exc).values())), field="new_need") from None
+    suggestion = search_index().suggest(engine(), description)
+    data.domains, data.tags = list(suggestion.domains), list(suggestion.tags)
+    published = publishing.publish_need(
+        session, engine(), search_index(), enterprise.id, data, suggestion, delivery.push_caps()
+    )
+    return published.need.id
 
 
 @bp.route("/<int:event_id>/register/enterprise", methods=["GET", "POST"])

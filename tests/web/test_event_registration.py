@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from matchmaker.services import enterprises, events, whitelist
 from matchmaker.services.errors import ServiceError
-from models import AuditLog, EventRegistration, NeedStatus, Provider, User
+from models import AuditLog, EventRegistration, MatchResult, Need, NeedStatus, Provider, User
 from tests.conftest import csrf_token
 from tests.web.test_authz import build, snapshot
 
@@ -139,3 +139,29 @@ def test_the_public_list_shows_published_events_only(world, client):
     assert listing.count("链上坪山·越权测试专场") == 1  # the published one; the draft is hidden
     assert client.get(f"/events/{world.ids['event_open']}").status_code == 200
     assert world.clients["admin"].get(f"/events/{world.ids['event']}").status_code == 200  # admin preview
+
+
+NEW_NEED = "车间十几台封边机没有联网，产量靠人工抄表，希望加装数采网关并在看板上看到开机率和产量。"
+
+
+def test_an_enterprise_posts_a_new_need_as_it_registers(world, db):
+    url = f"/events/{world.ids['event_open']}/register/enterprise"
+    response = send(world, "ent_b", url, {"new_need": NEW_NEED, "slots": ["0"]})
+    assert response.status_code == 302
+    need = db.exec(select(Need).where(Need.description == NEW_NEED)).one()
+    assert need.enterprise_id == world.ids["ent_b"] and need.status == NeedStatus.open
+    assert "data_collection" in need.domains  # suggested from the text, as the need form does
+    assert db.exec(select(MatchResult).where(MatchResult.need_id == need.id)).first() is not None
+    (registration,) = registrations(db)
+    assert registration.need_ids == [need.id]
+
+
+@pytest.mark.parametrize("slots, message", [([], "请至少选择一个可参加的时段"), (["0"], "")])
+def test_a_refused_registration_publishes_no_new_need(world, slots, message):
+    url = f"/events/{world.ids['event_open']}/register/enterprise"
+    before = snapshot(world.bound)
+    text = NEW_NEED if slots == [] else "太短"
+    response = send(world, "ent_b", url, {"new_need": text, "slots": slots})
+    assert response.status_code == 400
+    assert (message or "至少") in response.get_data(as_text=True)
+    assert snapshot(world.bound) == before
