@@ -97,10 +97,7 @@ def publish(session: Session, event_id: int, actor_id: int, reason: str = "", no
     if not _move(session, event, EventStatus.draft, EventStatus.published):
         session.rollback()
         raise ServiceError("活动状态已被其他操作改变，请刷新后重试")
-    audit.record(session, actor_id, "event.publish", "event", event.id, reason)
-    session.commit()
-    session.refresh(event)
-    return event
+    return _audited(session, event, actor_id, "event.publish", reason)
 
 
 def close_registration(session: Session, event_id: int, actor_id: int, reason: str) -> Event:
@@ -110,7 +107,12 @@ def close_registration(session: Session, event_id: int, actor_id: int, reason: s
     if event.status != EventStatus.published or not _move(session, event, EventStatus.published, EventStatus.closed):
         session.rollback()
         raise ServiceError("只有报名中的活动可以截止报名")
-    audit.record(session, actor_id, "event.close", "event", event.id, reason)
+    return _audited(session, event, actor_id, "event.close", reason)
+
+
+def _audited(session: Session, event: Event, actor_id: int, action: str, reason: str) -> Event:
+    """Record the admin's change of ``event`` and commit it with the change."""
+    audit.record(session, actor_id, action, "event", event.id, reason)
     session.commit()
     session.refresh(event)
     return event

@@ -141,7 +141,9 @@ def test_admin_pages_create_publish_and_close(admin_client, db):
     assert response.status_code == 302
     event = db.exec(select(Event)).one()
     page = admin_client.get(f"/admin/events/{event.id}").get_data(as_text=True)
-    assert "草稿" in page and "14:00–17:00" in page and "12 张" in page and "18:00（北京时间）" in page
+    assert (
+        "家具" in page and "草稿" in page and "14:00–17:00" in page and "12 张" in page and "18:00（北京时间）" in page
+    )
     assert "链上坪山" in admin_client.get("/admin/events").get_data(as_text=True)
 
     refused = post(admin_client, f"/admin/events/{event.id}/publish", {"reason": ""}, page="/admin/events")

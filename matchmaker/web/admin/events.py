@@ -7,7 +7,7 @@ from wtforms import DateField, DateTimeLocalField, IntegerField, StringField, Te
 from wtforms.validators import DataRequired, Optional
 
 from matchmaker.plumbing.db import get_session
-from matchmaker.services import events
+from matchmaker.services import events, taxonomy
 from matchmaker.services.errors import ServiceError
 from matchmaker.web.admin import bp
 from matchmaker.web.forms import (
@@ -82,9 +82,12 @@ def event_new():
 @bp.route("/events/<int:event_id>")
 def event_detail(event_id: int, form: ReasonForm | None = None, status: int = 200):
     event = _event_or_404(event_id)
+    names = {i.code: i.name for i in taxonomy.industries(get_session())}
+    names |= {d.code: d.name for d in taxonomy.domains(get_session())}
     html = render_template(
         "events/admin_detail.html",
         event=event,
+        names=names,
         labels=events.STATUS_LABELS,
         slots=event.slot_times(),
         deadline=events.as_local(event.registration_deadline),
