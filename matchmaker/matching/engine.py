@@ -307,6 +307,17 @@ class MatchEngine:
         candidates = self._candidates(ids, semantic, lexical)
         return rank(need, candidates, self.taxonomy, self.weights, top_n, terms=terms)
 
+    def match_among(self, need: NeedProfile, ids: Iterable[int], top_n: int = 10) -> list[RankedMatch]:
+        """`match` restricted to the solutions ``ids`` (e.g. those an event's providers bring): the
+        same signals, ranking, exposure cap and explanation, over those candidates only. Ids that
+        are not matchable (withdrawn, or their provider off the whitelist) are left out."""
+        known = sorted({i for i in ids if i in self._docs})
+        if not known:
+            return []
+        query = self.encoder.encode([need.text])[0]
+        candidates = self.score(need, query, known)
+        return rank(need, candidates, self.taxonomy, self.weights, top_n, terms=need_terms(need, self.taxonomy))
+
     def _rank_the_best(
         self,
         need: NeedProfile,

@@ -17,7 +17,7 @@ import hashlib
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence, Set
+from collections.abc import Callable, Iterable, Sequence, Set
 
 import numpy as np
 from sqlalchemy import func
@@ -175,6 +175,11 @@ class SearchIndex:
         """Rank the matchable solutions for `need`, on an index brought up to date first."""
         with self._lock:
             return self._current(db).match(need, top_n)
+
+    def match_among(self, db: Engine, need: NeedProfile, ids: Iterable[int], top_n: int = TOP_N) -> list[RankedMatch]:
+        """`MatchEngine.match_among` on an index brought up to date first."""
+        with self._lock:
+            return self._current(db).match_among(need, ids, top_n)
 
     def suggest_and_match(
         self, db: Engine, need: NeedProfile, top_n: int = TOP_N

@@ -8,13 +8,17 @@ admin and the deadline sweep) racing on one event change it once; the loser gets
 """
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy import update
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from matchmaker.services import audit, taxonomy
+from matchmaker.matching.fusion import RankedMatch
+from matchmaker.matching.search_index import SearchIndex
+from matchmaker.services import audit, matching, taxonomy
 from matchmaker.services.errors import ServiceError
 from models import (
     Event,
@@ -31,6 +35,7 @@ from models import (
 )
 
 MAX_ITEMS = 10  # needs or solutions one participant brings
+PROPOSALS = 5  # meeting partners proposed per need, and needs proposed to a provider
 
 BEIJING = timezone(timedelta(hours=8))  # the event's local times (form input, slots) are Beijing time
 STATUS_LABELS = {
@@ -247,3 +252,45 @@ def _register(
     audit.record(session, actor_id, action, "event", event_id, "", registration=registration.id, slots=free)
     session.commit()
     return registration
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A proposed meeting: a registered need and a registered provider's solution, as ranked."""
+
+    need: Need
+    solution: Solution
+    match: RankedMatch
+
+
+def proposals_for_enterprise(
+    session: Session, db: Engine, index: SearchIndex, event_id: int, enterprise_id: int
+) -> list[Proposal]:
+    """For each need the enterprise brings, the best-fitting solutions of the registered providers,
+    ranked and explained as on the need's page (exposure cap included), among those only."""
+    mine = registration_of(session, event_id, enterprise_id=enterprise_id)
+    offered = [i for r in registrations(session, event_id) for i in r.solution_ids]
+    if mine is None or not offered:
+        return []
+    proposals = []
+    for need in session.exec(select(Need).where(Need.id.in_(mine.need_ids)).order_by(Need.id)):
+        for match in matching.rank_among(db, index, need, offered, PROPOSALS):
+            proposals.append(Proposal(need, session.get(Solution, match.solution_id), match))
+    return proposals
+
+
+def proposals_for_provider(
+    session: Session, db: Engine, index: SearchIndex, event_id: int, provider_id: int
+) -> list[Proposal]:
+    """The registered needs the provider's solutions fit best: each need ranked among this
+    provider's registered solutions, the best ``PROPOSALS`` needs by score."""
+    mine = registration_of(session, event_id, provider_id=provider_id)
+    need_ids = [i for r in registrations(session, event_id) for i in r.need_ids]
+    if mine is None or not need_ids:
+        return []
+    proposals = []
+    for need in session.exec(select(Need).where(Need.id.in_(need_ids), Need.status == NeedStatus.open)):
+        best = matching.rank_among(db, index, need, mine.solution_ids, 1)
+        if best:
+            proposals.append(Proposal(need, session.get(Solution, best[0].solution_id), best[0]))
+    return sorted(proposals, key=lambda p: -p.match.score)[:PROPOSALS]

@@ -5,6 +5,7 @@ published; it is read back filtered to solutions that are still matchable, so a 
 a suspended provider disappears from it at once.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
@@ -42,6 +43,13 @@ def rank(db: Engine, index: SearchIndex, need: Need) -> list[RankedMatch]:
     missing solution vectors, through a session of its own: call this before the caller's
     transaction writes, since on SQLite that session would wait for the caller's write lock."""
     return index.match(db, need_profile(need))
+
+
+def rank_among(
+    db: Engine, index: SearchIndex, need: Need, solution_ids: Iterable[int], top_n: int
+) -> list[RankedMatch]:
+    """`rank` over the solutions ``solution_ids`` only (an event's registered providers' solutions)."""
+    return index.match_among(db, need_profile(need), solution_ids, top_n)
 
 
 def store_snapshot(session: Session, need: Need, ranked: list[RankedMatch]) -> list[MatchResult]:

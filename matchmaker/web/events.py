@@ -65,10 +65,17 @@ def listing():
 @bp.route("/<int:event_id>")
 def detail(event_id: int):
     event = _visible_or_404(event_id)
-    mine = None
+    mine, proposals = None, []
     if current_user.is_authenticated and current_user.role in (Role.enterprise, Role.provider):
-        key = "enterprise_id" if current_user.role == Role.enterprise else "provider_id"
-        mine = events.registration_of(get_session(), event.id, **{key: current_user.org_id})
+        session = get_session()
+        if current_user.role == Role.enterprise:
+            mine = events.registration_of(session, event.id, enterprise_id=current_user.org_id)
+            propose = events.proposals_for_enterprise
+        else:
+            mine = events.registration_of(session, event.id, provider_id=current_user.org_id)
+            propose = events.proposals_for_provider
+        if mine:
+            proposals = propose(session, engine(), search_index(), event.id, current_user.org_id)
     return render_template(
         "events/detail.html",
         event=event,
@@ -77,6 +84,7 @@ def detail(event_id: int):
         deadline=events.as_local(event.registration_deadline),
         open=events.open_for_registration(event),
         mine=mine,
+        proposals=proposals,
         count=len(events.registrations(get_session(), event.id)),
     )
 

@@ -9,6 +9,8 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
+from matchmaker.plumbing.db import engine
+from matchmaker.plumbing.extensions import search_index
 from matchmaker.services import enterprises, events, whitelist
 from matchmaker.services.errors import ServiceError
 from models import AuditLog, EventRegistration, MatchResult, Need, NeedStatus, Provider, User
@@ -165,3 +167,31 @@ def test_a_refused_registration_publishes_no_new_need(world, slots, message):
     assert response.status_code == 400
     assert (message or "至少") in response.get_data(as_text=True)
     assert snapshot(world.bound) == before
+
+
+def test_proposals_rank_only_registered_partners_with_the_need_pages_explanation(world, db, app):
+    event_id, ids = world.ids["event_open"], world.ids
+    url = f"/events/{event_id}"
+    send(world, "ent_a", f"{url}/register/enterprise", {"items": [str(ids["need"])], "slots": ["0", "1"]})
+    page = world.clients["ent_a"].get(url).get_data(as_text=True)
+    assert "暂无推荐" in page  # no provider registered yet
+    send(world, "prov_a", f"{url}/register/provider", {"items": [str(ids["iot"])], "slots": ["0"]})
+
+    with app.app_context():
+        for_ent = events.proposals_for_enterprise(db, engine(), search_index(), event_id, ids["ent_a"])
+        for_prov = events.proposals_for_provider(db, engine(), search_index(), event_id, ids["provider_a"])
+    # the need's own ranking holds both IoT (prov_a) and MES (prov_b); only registered prov_a is proposed
+    assert [(p.need.id, p.solution.id) for p in for_ent] == [(ids["need"], ids["iot"])]
+    stored = db.exec(
+        select(MatchResult).where(MatchResult.need_id == ids["need"], MatchResult.solution_id == ids["iot"])
+    ).one()
+    assert list(for_ent[0].match.explanation.as_dict()["tags"]) == stored.explanation["tags"]
+    assert [(p.need.id, p.solution.id) for p in for_prov] == [(ids["need"], ids["iot"])]
+
+    page = world.clients["ent_a"].get(url).get_data(as_text=True)
+    assert "推荐洽谈对象" in page and for_ent[0].solution.title in page and "共同能力标签" in page
+    assert "api11@example.com" not in world.clients["prov_a"].get(url).get_data(as_text=True)  # contacts gated
+
+    admin = db.exec(select(User.id).where(User.email == "authz-admin@example.com")).one()
+    whitelist.decide(db, ids["provider_a"], "suspend", admin, "资质复核")
+    assert "暂无推荐" in world.clients["ent_a"].get(url).get_data(as_text=True)  # off the whitelist: gone
