@@ -1,7 +1,7 @@
 """SQLModel tables and database session handling. No Flask here."""
 
 from models.api import ApiCallLog, ApiKey
-from models.events import Event, EventRegistration, EventStatus, EventWrite
+from models.events import Event, EventMeeting, EventRegistration, EventStatus, EventWrite, MeetingStatus
 from models.security import LoginFailure
 from models.session import make_engine, upgrade_database
 from models.tables import (
@@ -44,6 +44,8 @@ __all__ = [
     "LoginFailure",
     "Event",
     "EventRegistration",
+    "EventMeeting",
+    "MeetingStatus",
     "EventStatus",
     "EventWrite",
     "Appeal",

@@ -96,3 +96,29 @@ class EventRegistration(SQLModel, table=True):
     slots: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class MeetingStatus(StrEnum):
+    requested = "requested"
+    accepted = "accepted"
+    declined = "declined"
+
+
+class EventMeeting(SQLModel, table=True):
+    """A 1:1 meeting one side of an event asked the other for: a registered need and a registered
+    provider's solution. Its slot and table come from the schedule."""
+
+    __table_args__ = (UniqueConstraint("event_id", "need_id", "solution_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="event.id", index=True)
+    need_id: int = Field(foreign_key="need.id")
+    solution_id: int = Field(foreign_key="solution.id")
+    enterprise_id: int = Field(foreign_key="enterprise.id", index=True)
+    provider_id: int = Field(foreign_key="provider.id", index=True)
+    requested_by: str = Field(max_length=20)  # enterprise | provider
+    message: str = Field(default="", max_length=200)
+    score: float = 0.0  # the match score when requested: the schedule's weight
+    status: str = Field(default=MeetingStatus.requested, max_length=20, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    decided_at: datetime | None = None

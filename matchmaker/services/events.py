@@ -11,7 +11,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -20,11 +20,15 @@ from matchmaker.matching.fusion import RankedMatch
 from matchmaker.matching.search_index import SearchIndex
 from matchmaker.services import audit, matching, taxonomy
 from matchmaker.services.errors import ServiceError
+from matchmaker.services.notifications import notify
 from models import (
+    Enterprise,
     Event,
+    EventMeeting,
     EventRegistration,
     EventStatus,
     EventWrite,
+    MeetingStatus,
     Need,
     NeedStatus,
     Provider,
@@ -294,3 +298,148 @@ def proposals_for_provider(
         if best:
             proposals.append(Proposal(need, session.get(Solution, best[0].solution_id), best[0]))
     return sorted(proposals, key=lambda p: -p.match.score)[:PROPOSALS]
+
+
+MESSAGE_LIMIT = 200
+SIDES = ("enterprise", "provider")
+
+
+def request_meeting(
+    session: Session,
+    db: Engine,
+    index: SearchIndex,
+    event_id: int,
+    side: str,
+    org_id: int,
+    actor_id: int,
+    need_id: int,
+    solution_id: int,
+    message: str,
+) -> EventMeeting:
+    """``side`` (the enterprise owning the need, or the provider owning the solution) asks the other
+    for a meeting. Both must be registered with that need and solution; each side stays within the
+    event's cap of requested and accepted meetings."""
+    event = get(session, event_id)
+    if event.status not in (EventStatus.published, EventStatus.closed):
+        raise ServiceError("该活动当前不能预约会谈")
+    message = message.strip()
+    if len(message) > MESSAGE_LIMIT:
+        raise ServiceError(f"留言不能超过 {MESSAGE_LIMIT} 个字", field="message")
+    need, solution = session.get(Need, need_id), session.get(Solution, solution_id)
+    if need is None or solution is None:
+        raise ServiceError("需求或方案不存在")
+    ent_reg = registration_of(session, event_id, enterprise_id=need.enterprise_id)
+    prov_reg = registration_of(session, event_id, provider_id=solution.provider_id)
+    own = need.enterprise_id if side == "enterprise" else solution.provider_id
+    if own != org_id:
+        raise ServiceError("需求或方案不存在")
+    if (
+        ent_reg is None
+        or need.id not in ent_reg.need_ids
+        or prov_reg is None
+        or solution.id not in prov_reg.solution_ids
+    ):
+        raise ServiceError("双方都需报名本场活动，且带上这项需求与方案")
+    for column, owner in (
+        (EventMeeting.enterprise_id, need.enterprise_id),
+        (EventMeeting.provider_id, solution.provider_id),
+    ):
+        if _active_meetings(session, event_id, column, owner) >= event.meeting_cap:
+            who = "您" if owner == org_id else "对方"
+            raise ServiceError(f"{who}的会谈已达本场上限（{event.meeting_cap} 场）")
+    ranked = matching.rank_among(db, index, need, [solution.id], 1)
+    meeting = EventMeeting(
+        event_id=event_id,
+        need_id=need.id,
+        solution_id=solution.id,
+        enterprise_id=need.enterprise_id,
+        provider_id=solution.provider_id,
+        requested_by=side,
+        message=message,
+        score=ranked[0].score if ranked else 0.0,
+    )
+    session.add(meeting)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise ServiceError("这项需求与方案已有会谈请求") from None
+    other = _user_of(session, "provider" if side == "enterprise" else "enterprise", meeting)
+    if other is not None:
+        notify(session, other, "event", f"{event.title}：收到一对一会谈请求", message, f"/events/{event_id}")
+    audit.record(session, actor_id, "event.meeting_request", "eventmeeting", meeting.id, message)
+    session.commit()
+    return meeting
+
+
+def respond_meeting(
+    session: Session, meeting_id: int, side: str, org_id: int, actor_id: int, accept: bool
+) -> EventMeeting:
+    """The side that was asked accepts (within its cap) or declines a requested meeting."""
+    meeting = addressed_meeting(session, meeting_id, side, org_id)
+    event = get(session, meeting.event_id)
+    if accept:
+        column = EventMeeting.enterprise_id if side == "enterprise" else EventMeeting.provider_id
+        accepted = session.exec(
+            select(func.count())
+            .select_from(EventMeeting)
+            .where(EventMeeting.event_id == event.id, column == org_id, EventMeeting.status == MeetingStatus.accepted)
+        ).one()
+        if accepted >= event.meeting_cap:
+            raise ServiceError(f"您已接受 {event.meeting_cap} 场会谈，达到本场上限")
+    target = MeetingStatus.accepted if accept else MeetingStatus.declined
+    moved = session.exec(
+        update(EventMeeting)
+        .where(EventMeeting.id == meeting.id, EventMeeting.status == MeetingStatus.requested)
+        .values(status=target, decided_at=utcnow())
+    )
+    if moved.rowcount != 1:
+        session.rollback()
+        raise ServiceError("该会谈请求已答复")
+    requester = _user_of(session, meeting.requested_by, meeting)
+    if requester is not None:
+        verdict = "已接受" if accept else "已婉拒"
+        notify(session, requester, "event", f"{event.title}：对方{verdict}您的会谈请求", "", f"/events/{event.id}")
+    audit.record(session, actor_id, f"event.meeting_{target}", "eventmeeting", meeting.id)
+    session.commit()
+    session.refresh(meeting)
+    return meeting
+
+
+def addressed_meeting(session: Session, meeting_id: int, side: str, org_id: int) -> EventMeeting:
+    """The meeting if ``side``/``org_id`` is the party it asks; the same error otherwise."""
+    meeting = session.get(EventMeeting, meeting_id)
+    asked = (
+        None
+        if meeting is None
+        else meeting.provider_id
+        if meeting.requested_by == "enterprise"
+        else meeting.enterprise_id
+    )
+    if meeting is None or meeting.requested_by == side or asked != org_id:
+        raise ServiceError("会谈请求不存在")
+    return meeting
+
+
+def meetings_of(session: Session, event_id: int, side: str, org_id: int) -> list[EventMeeting]:
+    column = EventMeeting.enterprise_id if side == "enterprise" else EventMeeting.provider_id
+    query = select(EventMeeting).where(EventMeeting.event_id == event_id, column == org_id)
+    return list(session.exec(query.order_by(EventMeeting.id)))
+
+
+def _active_meetings(session: Session, event_id: int, column, owner: int) -> int:
+    active = (MeetingStatus.requested, MeetingStatus.accepted)
+    return session.exec(
+        select(func.count())
+        .select_from(EventMeeting)
+        .where(EventMeeting.event_id == event_id, column == owner, EventMeeting.status.in_(active))
+    ).one()
+
+
+def _user_of(session: Session, side: str, meeting: EventMeeting) -> int | None:
+    org = (
+        session.get(Enterprise, meeting.enterprise_id)
+        if side == "enterprise"
+        else session.get(Provider, meeting.provider_id)
+    )
+    return org.user_id if org else None

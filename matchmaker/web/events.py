@@ -9,13 +9,15 @@ A draft event is invisible (404) to everyone but admins. Registration routes are
 wrong role gets 403 and ids of another organisation's needs or solutions get 404, as elsewhere.
 """
 
+from dataclasses import dataclass
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from pydantic import ValidationError
 from sqlmodel import select
-from wtforms import TextAreaField
+from wtforms import IntegerField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Optional
+from wtforms.validators import InputRequired, Optional
 
 from matchmaker.plumbing.db import engine, get_session
 from matchmaker.plumbing.extensions import login_manager, search_index
@@ -23,7 +25,18 @@ from matchmaker.services import enterprises, events, publishing
 from matchmaker.services.errors import ServiceError
 from matchmaker.web import delivery
 from matchmaker.web.forms import BaseForm, CheckboxesField, attach_service_error
-from models import Event, EventStatus, Need, NeedStatus, Role, Solution, SolutionStatus
+from models import (
+    Enterprise,
+    Event,
+    EventMeeting,
+    EventStatus,
+    Need,
+    NeedStatus,
+    Provider,
+    Role,
+    Solution,
+    SolutionStatus,
+)
 from models.schemas import NeedCreate, error_messages
 
 bp = Blueprint("events", __name__, url_prefix="/events")
@@ -37,6 +50,12 @@ class RegistrationForm(BaseForm):
         "或在报名的同时发布一项新需求（可选：写明现状、痛点与期望，按本企业所属行业匹配）", validators=[Optional()]
     )
     slots = CheckboxesField("可参加的会谈时段（可多选）", validate_choice=False)
+
+
+class MeetingRequestForm(BaseForm):
+    need_id = IntegerField(validators=[InputRequired()])
+    solution_id = IntegerField(validators=[InputRequired()])
+    message = StringField("留言（可选，200字以内）", validators=[Optional()])
 
 
 def _numbers(values: list[str]) -> list[int]:
@@ -65,7 +84,7 @@ def listing():
 @bp.route("/<int:event_id>")
 def detail(event_id: int):
     event = _visible_or_404(event_id)
-    mine, proposals = None, []
+    mine, proposals, meetings = None, [], []
     if current_user.is_authenticated and current_user.role in (Role.enterprise, Role.provider):
         session = get_session()
         if current_user.role == Role.enterprise:
@@ -76,6 +95,9 @@ def detail(event_id: int):
             propose = events.proposals_for_provider
         if mine:
             proposals = propose(session, engine(), search_index(), event.id, current_user.org_id)
+            meetings = [
+                _shown(m) for m in events.meetings_of(session, event.id, current_user.role, current_user.org_id)
+            ]
     return render_template(
         "events/detail.html",
         event=event,
@@ -85,6 +107,9 @@ def detail(event_id: int):
         open=events.open_for_registration(event),
         mine=mine,
         proposals=proposals,
+        meetings=meetings,
+        requested={(m.meeting.need_id, m.meeting.solution_id) for m in meetings},
+        request_form=MeetingRequestForm(),
         count=len(events.registrations(get_session(), event.id)),
     )
 
@@ -176,3 +201,111 @@ def register_enterprise(event_id: int):
 @login_required
 def register_provider(event_id: int):
     return _register(event_id, Role.provider)
+
+
+@dataclass(frozen=True)
+class ShownMeeting:
+    meeting: EventMeeting
+    need: Need
+    solution: Solution
+    other: Enterprise | Provider  # its contact details are shown only once the meeting is accepted
+    asked_me: bool
+
+
+def _shown(meeting: EventMeeting) -> ShownMeeting:
+    session = get_session()
+    mine_is_enterprise = current_user.role == Role.enterprise
+    other = (
+        session.get(Provider, meeting.provider_id)
+        if mine_is_enterprise
+        else session.get(Enterprise, meeting.enterprise_id)
+    )
+    return ShownMeeting(
+        meeting,
+        session.get(Need, meeting.need_id),
+        session.get(Solution, meeting.solution_id),
+        other,
+        meeting.requested_by != current_user.role,
+    )
+
+
+def _is_id(value: object) -> bool:
+    """A row id the database can hold (a huge number would be an error on PostgreSQL)."""
+    return isinstance(value, int) and 0 < value < 2**31
+
+
+def _request(event_id: int, role: Role):
+    if current_user.role != role:
+        abort(403)
+    event = _visible_or_404(event_id)
+    form = MeetingRequestForm()
+    if not (_is_id(form.need_id.data) and _is_id(form.solution_id.data)):
+        abort(404)
+    session = get_session()
+    owned = (
+        session.get(Need, form.need_id.data)
+        if role == Role.enterprise
+        else session.get(Solution, form.solution_id.data)
+    )
+    if owned is None or (owned.enterprise_id if role == Role.enterprise else owned.provider_id) != current_user.org_id:
+        abort(404)  # another organisation's need or solution: as if it did not exist
+    if not form.validate_on_submit():
+        flash("提交的内容有误，请重试", "error")
+    else:
+        try:
+            events.request_meeting(
+                session,
+                engine(),
+                search_index(),
+                event.id,
+                role,
+                current_user.org_id,
+                current_user.id,
+                form.need_id.data,
+                form.solution_id.data,
+                form.message.data or "",
+            )
+        except ServiceError as error:
+            session.rollback()
+            flash(error.message, "error")
+        else:
+            flash("会谈请求已发送，对方答复后您会收到通知", "success")
+    return redirect(url_for("events.detail", event_id=event.id))
+
+
+@bp.route("/<int:event_id>/meetings/enterprise", methods=["POST"])
+@login_required
+def request_as_enterprise(event_id: int):
+    return _request(event_id, Role.enterprise)
+
+
+@bp.route("/<int:event_id>/meetings/provider", methods=["POST"])
+@login_required
+def request_as_provider(event_id: int):
+    return _request(event_id, Role.provider)
+
+
+@bp.route("/meetings/<int:meeting_id>/<any(accept, decline):decision>", methods=["POST"])
+@login_required
+def respond(meeting_id: int, decision: str):
+    if current_user.role not in (Role.enterprise, Role.provider):
+        abort(403)
+    session = get_session()
+    try:
+        meeting = events.addressed_meeting(session, meeting_id, current_user.role, current_user.org_id)
+    except ServiceError:
+        abort(404)
+    form = BaseForm()
+    if not form.validate_on_submit():
+        flash("提交的内容有误，请重试", "error")
+    else:
+        try:
+            events.respond_meeting(
+                session, meeting_id, current_user.role, current_user.org_id, current_user.id, decision == "accept"
+            )
+        except ServiceError as error:
+            session.rollback()
+            flash(error.message, "error")
+        else:
+            flash("已接受会谈，双方联系方式已可见" if decision == "accept" else "已婉拒该会谈请求", "success")
+    return redirect(url_for("events.detail", event_id=meeting.event_id))

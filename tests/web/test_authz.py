@@ -189,7 +189,7 @@ def _publish_need(app: Flask, db: Session, enterprise: Enterprise, offered: list
     return need
 
 
-def build(app: Flask, db: Session, docking: bool = True) -> World:
+def build(app: Flask, db: Session, docking: bool = True, meeting: bool = True) -> World:
     admin = accounts.create_admin(
         db, AccountCreate(email="authz-admin@example.com", password=PASSWORD, display_name="越权测试管理员")
     )
@@ -240,6 +240,16 @@ def build(app: Flask, db: Session, docking: bool = True) -> World:
     ids["event"] = events.create(db, admin.id, EVENT).id  # a draft: publishable
     ids["event_open"] = events.create(db, admin.id, EVENT).id
     events.publish(db, ids["event_open"], admin.id, "开放报名")  # published: closable
+    if meeting:  # everyone registered; A asked provider A for a meeting on its need and the IoT solution
+        open_id = ids["event_open"]
+        events.register_enterprise(db, open_id, ent_a.id, ent_a.user_id, [need.id], [0, 1, 2])
+        events.register_enterprise(db, open_id, ent_b.id, ent_b.user_id, [need_b.id], [0, 1])
+        events.register_provider(db, open_id, prov_a.id, prov_a.user_id, [iot.id], [0, 1])
+        events.register_provider(db, open_id, prov_b.id, prov_b.user_id, [mes.id], [1, 2])
+        with app.app_context():
+            ids["meeting"] = events.request_meeting(
+                db, engine(), search_index(), open_id, "enterprise", ent_a.id, ent_a.user_id, need.id, iot.id, "想了解"
+            ).id
     if docking:
         ids["docking"] = dockings.request_docking(db, ent_a.id, ent_a.user_id, need.id, iot.id, "请联系", 5).id
 
@@ -416,6 +426,29 @@ CASES = [
         data=lambda i: {"items": [str(i["iot"])], "slots": ["1"]},
         methods=("POST",),
     ),
+    Case(
+        "events.request_as_enterprise",
+        lambda i: f"/events/{i['event_open']}/meetings/enterprise",
+        ENTERPRISE_NEED,
+        "ent_a",
+        data=lambda i: {"need_id": str(i["need"]), "solution_id": str(i["mes"]), "message": "想约谈"},
+        methods=("POST",),
+    ),
+    Case(
+        "events.request_as_provider",
+        lambda i: f"/events/{i['event_open']}/meetings/provider",
+        PROVIDER_OWN,
+        "prov_a",
+        data=lambda i: {"need_id": str(i["need_b"]), "solution_id": str(i["iot"]), "message": "可现场演示"},
+        methods=("POST",),
+    ),
+    Case(
+        "events.respond",  # only the party asked answers: provider A, asked by enterprise A
+        lambda i: f"/events/meetings/{i['meeting']}/accept",
+        {"ent_a": 404, "ent_b": 404, "prov_b": 404, "admin": 403},
+        "prov_a",
+        methods=("POST",),
+    ),
     Case("admin.event_detail", lambda i: f"/admin/events/{i['event']}", ADMIN_ONLY, "admin"),
     Case(
         "admin.event_publish",
@@ -507,7 +540,7 @@ def test_every_rule_naming_an_object_has_a_row(app):
     # and every row still addresses the view it names
     adapter = app.url_map.bind("localhost")
     names = ["ent_a", "need", "docking", "iot", "mes", "hidden", "case", "note", "push", "appeal", "key", "tag"]
-    names += ["event", "event_open"]
+    names += ["event", "event_open", "meeting", "need_b"]
     ids = dict.fromkeys(names, 7) | {"provider_a": 7, "provider_off": 8}
     for case in CASES:
         for url in (case.url(ids), (case.control_url or case.url)(ids)):

@@ -20,7 +20,7 @@ from tests.web.test_authz import build, snapshot
 
 @pytest.fixture
 def world(app, db):
-    return build(app, db, docking=False)
+    return build(app, db, docking=False, meeting=False)
 
 
 def send(w, actor: str, url: str, data: dict):
