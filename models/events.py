@@ -120,5 +120,8 @@ class EventMeeting(SQLModel, table=True):
     message: str = Field(default="", max_length=200)
     score: float = 0.0  # the match score when requested: the schedule's weight
     status: str = Field(default=MeetingStatus.requested, max_length=20, index=True)
+    slot: int | None = None  # from the schedule: an index into Event.slot_times
+    table_no: int | None = None  # 1-based table number
+    unplaced_reason: str = Field(default="", max_length=200)  # why the last schedule found no place
     created_at: datetime = Field(default_factory=utcnow)
     decided_at: datetime | None = None

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 
 from matchmaker.matching.fusion import RankedMatch
 from matchmaker.matching.search_index import SearchIndex
-from matchmaker.services import audit, matching, taxonomy
+from matchmaker.services import audit, event_schedule, matching, taxonomy
 from matchmaker.services.errors import ServiceError
 from matchmaker.services.notifications import notify
 from models import (
@@ -443,3 +443,72 @@ def _user_of(session: Session, side: str, meeting: EventMeeting) -> int | None:
         else session.get(Provider, meeting.provider_id)
     )
     return org.user_id if org else None
+
+
+@dataclass(frozen=True)
+class ScheduleReport:
+    placed: int
+    unplaced: dict[int, str]  # meeting id -> reason
+    moved: int
+
+
+def schedule(
+    session: Session, event_id: int, actor_id: int, time_limit: float = event_schedule.DEFAULT_TIME_LIMIT
+) -> ScheduleReport:
+    """Give every accepted meeting of the event a slot and a table (see `event_schedule`), keeping
+    the slots of the last schedule where possible. Registration must be closed."""
+    event = get(session, event_id)
+    if event.status != EventStatus.closed:
+        raise ServiceError("请先截止报名，再排定会谈日程")
+    meetings = list(
+        session.exec(
+            select(EventMeeting).where(EventMeeting.event_id == event_id, EventMeeting.status == MeetingStatus.accepted)
+        )
+    )
+    availability: dict[int, list[int]] = {}
+    for r in registrations(session, event_id):
+        key = (
+            _participant("enterprise", r.enterprise_id) if r.enterprise_id else _participant("provider", r.provider_id)
+        )
+        availability[key] = r.slots
+    problem = event_schedule.Problem(
+        slots=event.slot_count,
+        tables=event.tables,
+        meetings=[
+            event_schedule.MeetingSpec(
+                m.id, _participant("enterprise", m.enterprise_id), _participant("provider", m.provider_id), m.score
+            )
+            for m in meetings
+        ],
+        availability=availability,
+        previous={
+            m.id: event_schedule.Placement(m.slot, m.table_no - 1)
+            for m in meetings
+            if m.slot is not None and m.table_no is not None
+        },
+    )
+    result = event_schedule.solve(problem, time_limit=time_limit)
+    for m in meetings:
+        placed = result.placements.get(m.id)
+        m.slot = placed.slot if placed else None
+        m.table_no = placed.table + 1 if placed else None
+        m.unplaced_reason = result.unplaced.get(m.id, "")
+        session.add(m)
+    audit.record(
+        session,
+        actor_id,
+        "event.schedule",
+        "event",
+        event_id,
+        "",
+        placed=len(result.placements),
+        unplaced=len(result.unplaced),
+        moved=result.moved,
+    )
+    session.commit()
+    return ScheduleReport(len(result.placements), result.unplaced, result.moved)
+
+
+def _participant(side: str, org_id: int) -> int:
+    """One id space for the scheduler: enterprises even, providers odd."""
+    return 2 * org_id + (side == "provider")

@@ -240,6 +240,9 @@ def build(app: Flask, db: Session, docking: bool = True, meeting: bool = True) -
     ids["event"] = events.create(db, admin.id, EVENT).id  # a draft: publishable
     ids["event_open"] = events.create(db, admin.id, EVENT).id
     events.publish(db, ids["event_open"], admin.id, "开放报名")  # published: closable
+    ids["event_closed"] = events.create(db, admin.id, EVENT).id
+    events.publish(db, ids["event_closed"], admin.id, "开放报名")
+    events.close_registration(db, ids["event_closed"], admin.id, "报名截止")  # closed: to be scheduled
     if meeting:  # everyone registered; A asked provider A for a meeting on its need and the IoT solution
         open_id = ids["event_open"]
         events.register_enterprise(db, open_id, ent_a.id, ent_a.user_id, [need.id], [0, 1, 2])
@@ -449,6 +452,13 @@ CASES = [
         "prov_a",
         methods=("POST",),
     ),
+    Case(
+        "admin.event_schedule",
+        lambda i: f"/admin/events/{i['event_closed']}/schedule",
+        ADMIN_ONLY,
+        "admin",
+        data=lambda i: {"reason": "首次排期"},
+    ),
     Case("admin.event_detail", lambda i: f"/admin/events/{i['event']}", ADMIN_ONLY, "admin"),
     Case(
         "admin.event_publish",
@@ -540,7 +550,7 @@ def test_every_rule_naming_an_object_has_a_row(app):
     # and every row still addresses the view it names
     adapter = app.url_map.bind("localhost")
     names = ["ent_a", "need", "docking", "iot", "mes", "hidden", "case", "note", "push", "appeal", "key", "tag"]
-    names += ["event", "event_open", "meeting", "need_b"]
+    names += ["event", "event_open", "event_closed", "meeting", "need_b"]
     ids = dict.fromkeys(names, 7) | {"provider_a": 7, "provider_off": 8}
     for case in CASES:
         for url in (case.url(ids), (case.control_url or case.url)(ids)):

@@ -128,3 +128,64 @@ def test_accepting_beyond_the_cap_is_refused(world, db, app):
     db.commit()
     with pytest.raises(ServiceError, match="达到本场上限"):
         events.respond_meeting(db, second.id, "provider", ids["provider_a"], prov_a, True)
+
+
+def test_scheduling_respects_availability_and_a_rerun_moves_nothing(world, db, app):
+    ids, admin = world.ids, world.clients["admin"]
+    event_id = ids["event_open"]
+    prov_a = user_id(db, "vendor500@example.com")
+    with app.app_context():
+        second = events.request_meeting(
+            db,
+            engine(),
+            search_index(),
+            event_id,
+            "enterprise",
+            ids["ent_b"],
+            user_id(db, "api12@example.com"),
+            ids["need_b"],
+            ids["iot"],
+            "",
+        )
+        late = events.request_meeting(
+            db,
+            engine(),
+            search_index(),
+            event_id,
+            "enterprise",
+            ids["ent_a"],
+            user_id(db, "api11@example.com"),
+            ids["need"],
+            ids["mes"],
+            "",
+        )
+    events.respond_meeting(db, ids["meeting"], "provider", ids["provider_a"], prov_a, True)
+    events.respond_meeting(db, second.id, "provider", ids["provider_a"], prov_a, True)
+    url = f"/admin/events/{event_id}/schedule"
+    page = f"/admin/events/{event_id}"
+
+    def post(reason: str):
+        return admin.post(url, data={"reason": reason, "csrf_token": csrf_token(admin, page)})
+
+    refused = post("太早")
+    assert refused.status_code == 400 and "请先截止报名" in refused.get_data(as_text=True)
+    events.close_registration(db, event_id, user_id(db, "authz-admin@example.com"), "截止")
+    assert post("首次排期").status_code == 302
+    db.expire_all()
+    first = {m.id: (m.slot, m.table_no) for m in db.exec(select(EventMeeting).where(EventMeeting.status == "accepted"))}
+    # provider A is free in slots 0 and 1 only, so are enterprise B; two meetings, two slots
+    assert sorted(slot for slot, _ in first.values()) == [0, 1]
+    grid = admin.get(page).get_data(as_text=True)
+    assert "会谈日程" in grid and "越权测试企业11 ↔ 越权测试数字科技500" in grid
+
+    # a late acceptance: enterprise A with provider B (free in 1 and 2); the others stay put
+    provider_b = db.exec(select(EventMeeting.provider_id).where(EventMeeting.id == late.id)).one()
+    events.respond_meeting(db, late.id, "provider", provider_b, user_id(db, "vendor501@example.com"), True)
+    assert post("补排").status_code == 302
+    db.expire_all()
+    again = {m.id: (m.slot, m.table_no) for m in db.exec(select(EventMeeting).where(EventMeeting.status == "accepted"))}
+    assert {k: again[k] for k in first} == first
+    a_busy = first[ids["meeting"]][0]
+    assert again[late.id][0] in {1, 2} - {a_busy}  # provider B is free in 1 and 2; enterprise A is busy once
+    audit = list(db.exec(select(AuditLog.detail).where(AuditLog.action == "event.schedule")))
+    assert [d["moved"] for d in audit] == [0, 0] and [d["placed"] for d in audit] == [2, 3]

@@ -3,6 +3,7 @@ publish, and close registration (each change audited by `services.events`)."""
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
+from sqlmodel import select
 from wtforms import DateField, DateTimeLocalField, IntegerField, StringField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, Optional
 
@@ -19,7 +20,7 @@ from matchmaker.web.forms import (
     industry_choices,
     submitted,
 )
-from models import Event, EventWrite
+from models import Enterprise, Event, EventMeeting, EventWrite, MeetingStatus, Provider
 
 
 class EventForm(BaseForm):
@@ -82,12 +83,18 @@ def event_new():
 @bp.route("/events/<int:event_id>")
 def event_detail(event_id: int, form: ReasonForm | None = None, status: int = 200):
     event = _event_or_404(event_id)
+    session = get_session()
+    grid, unplaced = _grid(event)
     names = {i.code: i.name for i in taxonomy.industries(get_session())}
     names |= {d.code: d.name for d in taxonomy.domains(get_session())}
     html = render_template(
         "events/admin_detail.html",
         event=event,
         names=names,
+        grid=grid,
+        scheduled=any(any(row) for row in grid),
+        unplaced=unplaced,
+        registered=len(events.registrations(session, event.id)),
         labels=events.STATUS_LABELS,
         slots=event.slot_times(),
         deadline=events.as_local(event.registration_deadline),
@@ -104,6 +111,41 @@ def event_publish(event_id: int):
 @bp.route("/events/<int:event_id>/close", methods=["POST"])
 def event_close(event_id: int):
     return _change(event_id, events.close_registration, "报名已截止")
+
+
+@bp.route("/events/<int:event_id>/schedule", methods=["POST"])
+def event_schedule(event_id: int):
+    """Assign slots and tables to the accepted meetings (after the request deadline)."""
+    _event_or_404(event_id)
+    form = ReasonForm()
+    if form.validate_on_submit():
+        try:
+            report = events.schedule(get_session(), event_id, current_user.id)
+        except ServiceError as error:
+            get_session().rollback()
+            attach_service_error(form, error)
+        else:
+            flash(
+                f"已排定 {report.placed} 场会谈，{len(report.unplaced)} 场未能安排，调整 {report.moved} 场", "success"
+            )
+            return redirect(url_for("admin.event_detail", event_id=event_id))
+    return event_detail(event_id, form=form, status=400)
+
+
+def _grid(event: Event) -> tuple[list[list[str]], list[tuple[str, str]]]:
+    """The meeting grid (one row per slot, one cell per table) and the unplaced meetings with reasons."""
+    session = get_session()
+    grid = [["" for _ in range(event.tables)] for _ in range(event.slot_count)]
+    unplaced = []
+    for m in session.exec(
+        select(EventMeeting).where(EventMeeting.event_id == event.id, EventMeeting.status == MeetingStatus.accepted)
+    ):
+        label = f"{session.get(Enterprise, m.enterprise_id).name} ↔ {session.get(Provider, m.provider_id).name}"
+        if m.slot is not None and m.table_no is not None:
+            grid[m.slot][m.table_no - 1] = label
+        elif m.unplaced_reason:
+            unplaced.append((label, m.unplaced_reason))
+    return grid, unplaced
 
 
 def _change(event_id: int, change, done: str):
