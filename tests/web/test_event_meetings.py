@@ -106,23 +106,29 @@ def test_garbage_ids_and_draft_events_are_not_found(world):
     assert send(world, "ent_a", draft, data).status_code == 404
 
 
+def ask(app, db, ids: dict, enterprise: str, need: str, solution: str):
+    """The enterprise asks for a meeting on its need with a registered solution, as the web does."""
+    email = {"ent_a": "api11@example.com", "ent_b": "api12@example.com"}[enterprise]
+    with app.app_context():
+        return events.request_meeting(
+            db,
+            engine(),
+            search_index(),
+            ids["event_open"],
+            "enterprise",
+            ids[enterprise],
+            user_id(db, email),
+            ids[need],
+            ids[solution],
+            "",
+        )
+
+
 def test_accepting_beyond_the_cap_is_refused(world, db, app):
     ids = world.ids
     event = db.get(Event, ids["event_open"])
     prov_a = user_id(db, "vendor500@example.com")
-    with app.app_context():
-        second = events.request_meeting(
-            db,
-            engine(),
-            search_index(),
-            event.id,
-            "enterprise",
-            ids["ent_b"],
-            user_id(db, "api12@example.com"),
-            ids["need_b"],
-            ids["iot"],
-            "",
-        )
+    second = ask(app, db, ids, "ent_b", "need_b", "iot")
     events.respond_meeting(db, ids["meeting"], "provider", ids["provider_a"], prov_a, True)
     event.meeting_cap = 1
     db.commit()
@@ -134,31 +140,8 @@ def test_scheduling_respects_availability_and_a_rerun_moves_nothing(world, db, a
     ids, admin = world.ids, world.clients["admin"]
     event_id = ids["event_open"]
     prov_a = user_id(db, "vendor500@example.com")
-    with app.app_context():
-        second = events.request_meeting(
-            db,
-            engine(),
-            search_index(),
-            event_id,
-            "enterprise",
-            ids["ent_b"],
-            user_id(db, "api12@example.com"),
-            ids["need_b"],
-            ids["iot"],
-            "",
-        )
-        late = events.request_meeting(
-            db,
-            engine(),
-            search_index(),
-            event_id,
-            "enterprise",
-            ids["ent_a"],
-            user_id(db, "api11@example.com"),
-            ids["need"],
-            ids["mes"],
-            "",
-        )
+    second = ask(app, db, ids, "ent_b", "need_b", "iot")
+    late = ask(app, db, ids, "ent_a", "need", "mes")
     events.respond_meeting(db, ids["meeting"], "provider", ids["provider_a"], prov_a, True)
     events.respond_meeting(db, second.id, "provider", ids["provider_a"], prov_a, True)
     url = f"/admin/events/{event_id}/schedule"
