@@ -11,6 +11,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
+from icalendar import Calendar
+from icalendar import Event as CalendarEvent
 from sqlalchemy import func, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -512,3 +514,72 @@ def schedule(
 def _participant(side: str, org_id: int) -> int:
     """One id space for the scheduler: enterprises even, providers odd."""
     return 2 * org_id + (side == "provider")
+
+
+@dataclass(frozen=True)
+class AgendaItem:
+    start: datetime  # Beijing time
+    end: datetime
+    table_no: int
+    meeting: EventMeeting
+    other: str  # the other side's name
+    need_title: str
+    solution_title: str
+
+
+def own_registration(session: Session, registration_id: int, side: str, org_id: int) -> EventRegistration:
+    """The registration if it is ``side``/``org_id``'s; the same error otherwise."""
+    registration = session.get(EventRegistration, registration_id)
+    owner = None
+    if registration is not None:
+        owner = registration.enterprise_id if side == "enterprise" else registration.provider_id
+    if owner is None or owner != org_id:
+        raise ServiceError("报名记录不存在")
+    return registration
+
+
+def agenda(session: Session, registration: EventRegistration) -> list[AgendaItem]:
+    """The participant's scheduled meetings in time order."""
+    event = get(session, registration.event_id)
+    side = "enterprise" if registration.enterprise_id else "provider"
+    org_id = registration.enterprise_id or registration.provider_id
+    times = event.slot_times()
+    items = []
+    for m in meetings_of(session, event.id, side, org_id):
+        if m.status != MeetingStatus.accepted or m.slot is None or m.table_no is None:
+            continue
+        other = (
+            session.get(Provider, m.provider_id) if side == "enterprise" else session.get(Enterprise, m.enterprise_id)
+        )
+        start, end = times[m.slot]
+        items.append(
+            AgendaItem(
+                start.replace(tzinfo=BEIJING),
+                end.replace(tzinfo=BEIJING),
+                m.table_no,
+                m,
+                other.name,
+                session.get(Need, m.need_id).title,
+                session.get(Solution, m.solution_id).title,
+            )
+        )
+    return sorted(items, key=lambda item: item.start)
+
+
+def agenda_ics(event: Event, items: list[AgendaItem]) -> bytes:
+    """The agenda as an iCalendar file (RFC 5545), times in UTC so every calendar app reads them alike."""
+    calendar = Calendar()
+    calendar.add("prodid", "-//坪山区数字服务供需对接平台//链上坪山//ZH")
+    calendar.add("version", "2.0")
+    calendar.add("x-wr-calname", event.title)
+    for item in items:
+        entry = CalendarEvent()
+        entry.add("uid", f"event{event.id}-meeting{item.meeting.id}@pingshan-matchmaker")
+        entry.add("dtstamp", utcnow())
+        entry.add("dtstart", item.start.astimezone(UTC))
+        entry.add("dtend", item.end.astimezone(UTC))
+        entry.add("summary", f"一对一洽谈：{item.other}")
+        entry.add("location", f"{event.venue} {item.table_no} 号桌")
+        entry.add("description", f"需求：{item.need_title}\n方案：{item.solution_title}")
+        calendar.add_component(entry)
+    return calendar.to_ical()

@@ -11,7 +11,7 @@ wrong role gets 403 and ids of another organisation's needs or solutions get 404
 
 from dataclasses import dataclass
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from pydantic import ValidationError
 from sqlmodel import select
@@ -309,3 +309,22 @@ def respond(meeting_id: int, decision: str):
         else:
             flash("已接受会谈，双方联系方式已可见" if decision == "accept" else "已婉拒该会谈请求", "success")
     return redirect(url_for("events.detail", event_id=meeting.event_id))
+
+
+@bp.route("/registrations/<int:registration_id>/agenda.ics")
+@login_required
+def agenda_ics(registration_id: int):
+    """The participant's agenda as a calendar file."""
+    if current_user.role not in (Role.enterprise, Role.provider):
+        abort(403)
+    session = get_session()
+    try:
+        registration = events.own_registration(session, registration_id, current_user.role, current_user.org_id)
+    except ServiceError:
+        abort(404)
+    event = events.get(session, registration.event_id)
+    body = events.agenda_ics(event, events.agenda(session, registration))
+    response = make_response(body)
+    response.headers["Content-Type"] = "text/calendar; charset=utf-8"
+    response.headers["Content-Disposition"] = f'attachment; filename="event-{event.id}-agenda.ics"'
+    return response

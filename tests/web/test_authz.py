@@ -249,6 +249,7 @@ def build(app: Flask, db: Session, docking: bool = True, meeting: bool = True) -
         events.register_enterprise(db, open_id, ent_b.id, ent_b.user_id, [need_b.id], [0, 1])
         events.register_provider(db, open_id, prov_a.id, prov_a.user_id, [iot.id], [0, 1])
         events.register_provider(db, open_id, prov_b.id, prov_b.user_id, [mes.id], [1, 2])
+        ids["registration"] = events.registration_of(db, open_id, enterprise_id=ent_a.id).id
         with app.app_context():
             ids["meeting"] = events.request_meeting(
                 db, engine(), search_index(), open_id, "enterprise", ent_a.id, ent_a.user_id, need.id, iot.id, "想了解"
@@ -453,6 +454,12 @@ CASES = [
         methods=("POST",),
     ),
     Case(
+        "events.agenda_ics",
+        lambda i: f"/events/registrations/{i['registration']}/agenda.ics",
+        {"ent_b": 404, "prov_a": 404, "prov_b": 404, "admin": 403},
+        "ent_a",
+    ),
+    Case(
         "admin.event_schedule",
         lambda i: f"/admin/events/{i['event_closed']}/schedule",
         ADMIN_ONLY,
@@ -550,7 +557,7 @@ def test_every_rule_naming_an_object_has_a_row(app):
     # and every row still addresses the view it names
     adapter = app.url_map.bind("localhost")
     names = ["ent_a", "need", "docking", "iot", "mes", "hidden", "case", "note", "push", "appeal", "key", "tag"]
-    names += ["event", "event_open", "event_closed", "meeting", "need_b"]
+    names += ["event", "event_open", "event_closed", "meeting", "need_b", "registration"]
     ids = dict.fromkeys(names, 7) | {"provider_a": 7, "provider_off": 8}
     for case in CASES:
         for url in (case.url(ids), (case.control_url or case.url)(ids)):

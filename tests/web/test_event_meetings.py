@@ -2,7 +2,10 @@
 duplicates, unregistered partners and long messages are refused in Chinese with nothing written;
 contact details appear only once a meeting is accepted; both sides are notified."""
 
+from datetime import timedelta, timezone
+
 import pytest
+from icalendar import Calendar
 from sqlmodel import select
 
 from matchmaker.plumbing.db import engine
@@ -172,3 +175,31 @@ def test_scheduling_respects_availability_and_a_rerun_moves_nothing(world, db, a
     assert again[late.id][0] in {1, 2} - {a_busy}  # provider B is free in 1 and 2; enterprise A is busy once
     audit = list(db.exec(select(AuditLog.detail).where(AuditLog.action == "event.schedule")))
     assert [d["moved"] for d in audit] == [0, 0] and [d["placed"] for d in audit] == [2, 3]
+
+
+def test_the_agenda_calendar_file_parses_back_with_the_scheduled_meeting(world, db):
+    ids = world.ids
+    prov_a = user_id(db, "vendor500@example.com")
+    events.respond_meeting(db, ids["meeting"], "provider", ids["provider_a"], prov_a, True)
+    admin = user_id(db, "authz-admin@example.com")
+    events.close_registration(db, ids["event_open"], admin, "截止")
+    events.schedule(db, ids["event_open"], admin, time_limit=5)
+    meeting = db.get(EventMeeting, ids["meeting"])
+    registration = events.registration_of(db, ids["event_open"], enterprise_id=ids["ent_a"])
+
+    page = world.clients["ent_a"].get(f"/events/{ids['event_open']}").get_data(as_text=True)
+    assert "下载我的会谈日程" in page and f"{meeting.table_no} 号桌" in page
+    response = world.clients["ent_a"].get(f"/events/registrations/{registration.id}/agenda.ics")
+    assert response.status_code == 200 and response.mimetype == "text/calendar"
+    calendar = Calendar.from_ical(response.data)
+    (entry,) = calendar.walk("VEVENT")
+    event = db.get(Event, ids["event_open"])
+    start, end = event.slot_times()[meeting.slot]
+    beijing = timezone(timedelta(hours=8))
+    assert entry.decoded("dtstart") == start.replace(tzinfo=beijing)
+    assert entry.decoded("dtend") - entry.decoded("dtstart") == timedelta(minutes=event.slot_minutes)
+    assert str(entry["summary"]) == "一对一洽谈：越权测试数字科技500"
+    assert f"{meeting.table_no} 号桌" in str(entry["location"])
+    # another participant's registration is not found; an admin has no agenda
+    assert world.clients["ent_b"].get(f"/events/registrations/{registration.id}/agenda.ics").status_code == 404
+    assert world.clients["admin"].get(f"/events/registrations/{registration.id}/agenda.ics").status_code == 403
