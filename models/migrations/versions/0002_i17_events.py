@@ -18,8 +18,6 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    if sa.inspect(op.get_bind()).has_table("event"):
-        return  # adopted: a database made by create_all from these models already has them
     op.create_table(
         "event",
         sa.Column("id", sa.Integer(), nullable=False),
