@@ -3,7 +3,7 @@
 from models.api import ApiCallLog, ApiKey
 from models.events import Event, EventMeeting, EventRegistration, EventStatus, EventWrite, MeetingStatus
 from models.security import LoginFailure
-from models.session import make_engine, upgrade_database
+from models.session import begin_write, make_engine, upgrade_database
 from models.tables import (
     AuditLog,
     CapabilityTag,
@@ -76,6 +76,7 @@ __all__ = [
     "SuccessCase",
     "User",
     "WhitelistEvent",
+    "begin_write",
     "make_engine",
     "upgrade_database",
     "utcnow",

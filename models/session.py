@@ -18,7 +18,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import event, exc, inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import create_engine
+from sqlmodel import Session, create_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # The first revision: the schema as it was when migrations were introduced. A database made before
@@ -95,6 +95,25 @@ def _switch_to_wal(cursor: sqlite3.Cursor) -> None:
                 raise
             time.sleep(pause)
             pause = min(pause * 2, 0.1)
+
+
+def begin_write(session: Session) -> None:
+    """Make the session's transaction a writer's from here on, so that a cap or a uniqueness rule it
+    checks still holds when it commits; call it before reading what the check counts.
+
+    PostgreSQL: nothing to do here; the caller locks the parent row (SELECT ... FOR UPDATE), which makes
+    a concurrent checker wait and then read the committed rows. SQLite ignores FOR UPDATE, and two
+    workers would both count, both pass and both insert. pysqlite runs reads outside any transaction
+    and opens one (deferred) only at the first write; so, unless a write opened one already (which holds
+    the write lock), start it now with BEGIN IMMEDIATE: it takes the database's write lock, waiting for
+    another writer up to the busy timeout, and every read after it sees the latest commit. The session's
+    commit or rollback ends it as usual.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    if not connection.connection.driver_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 # --- migrations --------------------------------------------------------------------------------------

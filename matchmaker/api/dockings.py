@@ -11,7 +11,7 @@ from matchmaker.api.schemas import DockingCreate, DockingDetail, DockingEventOut
 from matchmaker.plumbing.db import get_session
 from matchmaker.services import api_keys, dockings, enterprises
 from matchmaker.services.dockings import Party
-from matchmaker.services.errors import ServiceError
+from matchmaker.services.errors import Conflict, ServiceError
 from models import ApiKey, Docking, NeedStatus, Role
 
 PARTIES = (Role.enterprise, Role.provider)
@@ -69,9 +69,9 @@ def create_docking(key: ApiKey, body: DockingCreate):
             body.message,
             int(current_app.config["MATCHMAKER_DOCKING_CAP"]),
         )
-    except ServiceError as error:
+    except ServiceError as error:  # a cap reached or asked already (maybe by a concurrent request): 409
         session.rollback()
-        raise service_error(error) from None
+        raise service_error(error, 409 if isinstance(error, Conflict) else 422) from None
     return _detail(key, docking.id), {"Location": url_for("api.read_docking", docking_id=docking.id)}
 
 

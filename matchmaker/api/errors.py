@@ -9,9 +9,10 @@ from collections.abc import Callable
 
 from flask import Flask, Response, current_app
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
-from matchmaker.plumbing.errors import is_api_request
+from matchmaker.plumbing.errors import LOST_RACE, end_lost_race, is_api_request
 from models.schemas import error_messages
 
 CODES = {
@@ -113,6 +114,15 @@ def init_app(app: Flask) -> None:
     for status in CODES:
         app.register_error_handler(status, _wrapped(dict(existing.get(status, {}))))
     app.register_error_handler(HTTPException, _wrapped(dict(existing.get(None, {}))))  # any other code
+    page = existing.get(None, {}).get(IntegrityError)
+
+    def lost_race(exc: IntegrityError):
+        if not is_api_request():
+            return page(exc) if page else exc
+        end_lost_race()
+        return error_response(409, LOST_RACE)
+
+    app.register_error_handler(IntegrityError, lost_race)
 
 
 def _wrapped(pages: dict[type, Callable]) -> Callable:

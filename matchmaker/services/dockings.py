@@ -26,7 +26,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
-from matchmaker.services.errors import ServiceError
+from matchmaker.services.errors import Conflict, ServiceError
 from matchmaker.services.notifications import notify
 from models import (
     Docking,
@@ -42,6 +42,7 @@ from models import (
     PushRecord,
     Solution,
     SolutionStatus,
+    begin_write,
     utcnow,
 )
 
@@ -123,7 +124,9 @@ def _users(session: Session, docking: Docking) -> dict[Party, int | None]:
 
 
 def _locked_own_need(session: Session, enterprise_id: int, need_id: int) -> Need:
-    """The need, locked until commit on PostgreSQL so two requests cannot both pass the cap."""
+    """The need, locked until commit (the row on PostgreSQL, the database on SQLite) so two requests
+    cannot both pass the cap or the one-per-provider rule."""
+    begin_write(session)
     need = session.get(Need, need_id, with_for_update=True, populate_existing=True)
     if need is None or need.enterprise_id != enterprise_id:
         raise ServiceError("需求不存在")
@@ -173,10 +176,10 @@ def request_docking(
     ).first()
     if same_provider is not None:
         if same_provider.solution_id == solution.id:
-            raise ServiceError(f"已对该方案提交过对接申请（{STATUS_LABELS[same_provider.status]}）")
-        raise ServiceError(f"本需求已向“{provider.name}”申请过对接，同一服务商只需申请一次")
+            raise Conflict(f"已对该方案提交过对接申请（{STATUS_LABELS[same_provider.status]}）")
+        raise Conflict(f"本需求已向“{provider.name}”申请过对接，同一服务商只需申请一次")
     if count_for_need(session, need.id) >= cap:
-        raise ServiceError(f"每个需求最多向 {cap} 家服务商申请对接，本需求已达上限")
+        raise Conflict(f"每个需求最多向 {cap} 家服务商申请对接，本需求已达上限")
     docking = Docking(
         need_id=need.id,
         solution_id=solution.id,
@@ -222,6 +225,7 @@ def allowed_moves(status: DockingStatus, party: Party) -> list[DockingStatus]:
 
 
 def _locked_own(session: Session, party: Party, org_id: int, docking_id: int) -> Docking:
+    begin_write(session)  # two moves at once: the second sees the first's status
     docking = session.get(Docking, docking_id, with_for_update=True, populate_existing=True)
     if docking is None or _org_of(docking, party) != org_id:
         raise ServiceError("对接记录不存在")

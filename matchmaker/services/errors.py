@@ -8,3 +8,8 @@ class ServiceError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+class Conflict(ServiceError):
+    """The request clashes with what is stored now (a cap reached, the same thing asked already), often
+    because another request came first; the API answers 409 rather than 422."""

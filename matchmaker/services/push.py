@@ -51,6 +51,7 @@ from models import (
     PushRecord,
     Solution,
     SolutionStatus,
+    begin_write,
 )
 from models.validation import SIZE_LABELS
 
@@ -187,12 +188,12 @@ def push_solution(
         hit = next((m for m in ranked if m.solution_id == solution.id), None)
         if hit is None or hit.score < caps.threshold or _already_shown(session, need.id, solution.id):
             continue
+        enterprise = _lock(session, Enterprise, need.enterprise_id)
+        if enterprise is None or enterprise.user_id is None:
+            continue
         if _count(session, SOLUTION_TO_ENTERPRISE, need_id=need.id, solution_id=solution.id):
             continue
         if _count(session, SOLUTION_TO_ENTERPRISE, need_id=need.id) >= caps.per_need:
-            continue
-        enterprise = _lock(session, Enterprise, need.enterprise_id)
-        if enterprise is None or enterprise.user_id is None:
             continue
         recent = _count(session, SOLUTION_TO_ENTERPRISE, enterprise_id=enterprise.id, since=now - WINDOW)
         if recent >= caps.per_enterprise_day:
@@ -312,6 +313,7 @@ def _count(session: Session, kind: str, since: datetime | None = None, **equal: 
 
 
 def _lock(session: Session, table: type[Provider] | type[Enterprise], row_id: int):
-    """Read the row FOR UPDATE (PostgreSQL; SQLite serialises writers anyway): concurrent pushes to one
-    recipient then count each other's records, so a cap cannot be overrun by a race."""
+    """Read the row FOR UPDATE (PostgreSQL) after taking SQLite's write lock (`begin_write`): concurrent
+    pushes to one recipient then count each other's records, so a cap cannot be overrun by a race."""
+    begin_write(session)
     return session.exec(select(table).where(table.id == row_id).with_for_update()).first()

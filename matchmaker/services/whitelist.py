@@ -21,7 +21,17 @@ from sqlmodel import Session, col, select
 from matchmaker.services import audit, changes
 from matchmaker.services.errors import ServiceError
 from matchmaker.services.notifications import notify
-from models import Appeal, AppealStatus, Provider, ProviderStatus, SuccessCase, User, WhitelistEvent, utcnow
+from models import (
+    Appeal,
+    AppealStatus,
+    Provider,
+    ProviderStatus,
+    SuccessCase,
+    User,
+    WhitelistEvent,
+    begin_write,
+    utcnow,
+)
 
 S = ProviderStatus
 RENEWAL_WINDOW = timedelta(days=60)  # renewal opens this long before expiry
@@ -117,7 +127,9 @@ def _clean_reason(reason: str | None, message: str = "请填写操作理由") ->
 
 
 def _locked(session: Session, provider_id: int) -> Provider:
-    """The provider row, locked until commit on PostgreSQL so two decisions cannot cross."""
+    """The provider row, locked until commit (the row on PostgreSQL, the database on SQLite) so two
+    decisions, or two appeals, cannot cross."""
+    begin_write(session)
     provider = session.get(Provider, provider_id, with_for_update=True, populate_existing=True)
     if provider is None:
         raise ServiceError("服务商不存在")
@@ -351,6 +363,7 @@ def decide_appeal(
     """Uphold (approved again, 12 months from today) or dismiss an appeal, with a reason."""
     reason = _clean_reason(reason)
     today = today or date.today()
+    begin_write(session)
     appeal = session.get(Appeal, appeal_id, with_for_update=True, populate_existing=True)
     if appeal is None:
         raise ServiceError("申诉不存在")
