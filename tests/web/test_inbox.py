@@ -7,7 +7,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_login import current_user
-from sqlalchemy import func
+from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
 from matchmaker.plumbing.db import get_session
@@ -146,6 +146,12 @@ def test_the_error_page_after_a_failed_transaction_is_still_the_chinese_one(app)
         session.add(User(email="factory1@example.com", password_hash="-", role=Role.enterprise, display_name="重复"))
         session.flush()  # IntegrityError: the e-mail is taken; the session now needs a rollback
 
+    @app.route("/test-failing-statement")
+    def failing_statement():
+        get_session().exec(text("SELECT no_such_column FROM notification"))  # aborts a PostgreSQL transaction
+
     factory = signed_in(app, "enterprise", 1)
-    response = factory.get("/test-failing-write")
+    response = factory.get("/test-failing-write")  # a lost race on a unique rule: a conflict, not a crash
+    assert response.status_code == 409 and "操作冲突" in response.get_data(as_text=True)
+    response = factory.get("/test-failing-statement")
     assert response.status_code == 500 and "系统繁忙" in response.get_data(as_text=True)
