@@ -13,9 +13,11 @@
   and X-Forwarded-Proto are believed, so the throttle and the logs see the real client address.
 """
 
+import functools
+from collections.abc import Callable
 from datetime import timedelta
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, make_response, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from matchmaker.plumbing.db import get_session
@@ -88,6 +90,19 @@ def _refuse_control_characters() -> Response | None:
     if not any(CONTROL_CHARACTERS.search(value) for value in values):
         return None
     return error_page(400, f"请求地址{CONTROL_CHARACTER_MESSAGE}")
+
+
+def no_store(view: Callable) -> Callable:
+    """For a page or a file that shows contact details: no cache keeps a copy (a shared proxy, or the
+    browser's, which would show it again after the docking was cancelled or the account signed out)."""
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs) -> Response:
+        response = make_response(view(*args, **kwargs))
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return wrapped
 
 
 def _security_headers(response: Response) -> Response:

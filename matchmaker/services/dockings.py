@@ -10,8 +10,10 @@
 ServiceError and writes nothing. Every move writes a DockingEvent (the timeline both sides see) and
 tells the other party in-app and by email, in the same transaction.
 
-The enterprise's contact details reach the provider only while the docking is accepted or further
-along (`CONTACT_VISIBLE`); `view` leaves them out otherwise, so a page cannot show them by mistake.
+Contact details cross both ways only while the docking is accepted or further along
+(`CONTACT_VISIBLE`): the provider's reach the enterprise, the enterprise's reach the provider, and a
+provider suspended or revoked sees none, not even those it saw before. `view` leaves them out
+otherwise, so a page cannot show them by mistake.
 Timeline actors are named by organisation, never by user: an enterprise user's display name is its
 contact person.
 """
@@ -68,6 +70,7 @@ TRANSITIONS: dict[tuple[DockingStatus, DockingStatus], frozenset[Party]] = {
 }
 NEEDS_REASON = frozenset({D.declined, D.cancelled})
 CONTACT_VISIBLE = frozenset({D.accepted, D.negotiating, D.contracted, D.completed})
+CONTACT_BARRED = frozenset({ProviderStatus.suspended, ProviderStatus.revoked})  # providers that see none
 OPEN_STATUSES = frozenset({D.requested, D.accepted, D.negotiating, D.contracted})
 
 STATUS_LABELS = {
@@ -402,12 +405,16 @@ class DockingView:
     solution: Solution
     provider: Provider
     enterprise: EnterpriseCard
+    provider_contact: Contact | None  # only where the viewer may see it
     timeline: list[TimelineEntry]
     moves: list[DockingStatus]
 
 
-def contact_visible(docking: Docking, party: Party) -> bool:
-    return party == E or docking.status in CONTACT_VISIBLE
+def contact_visible(docking: Docking, party: Party, provider: Provider) -> bool:
+    """Whether `party` may see the other side's contact details on `docking` (see the module's doc)."""
+    if docking.status not in CONTACT_VISIBLE:
+        return False
+    return party == E or provider.status not in CONTACT_BARRED
 
 
 def view(session: Session, party: Party, org_id: int, docking_id: int) -> DockingView:
@@ -418,9 +425,12 @@ def view(session: Session, party: Party, org_id: int, docking_id: int) -> Dockin
         raise ServiceError("对接记录不存在")
     enterprise = session.get(Enterprise, docking.enterprise_id)
     provider = session.get(Provider, docking.provider_id)
-    contact = None
-    if contact_visible(docking, party):
+    shared = contact_visible(docking, party, provider)  # each side always sees its own
+    contact = provider_contact = None
+    if shared or party == E:
         contact = Contact(enterprise.contact_name, enterprise.phone, enterprise.email, enterprise.address)
+    if shared or party == P:
+        provider_contact = Contact(provider.contact_name, provider.phone, provider.email)
     card = EnterpriseCard(enterprise.name, enterprise.industry, enterprise.size_class, enterprise.street, contact)
     names = {enterprise.user_id: f"企业 · {enterprise.name}", provider.user_id: f"服务商 · {provider.name}"}
     events = session.exec(
@@ -438,6 +448,7 @@ def view(session: Session, party: Party, org_id: int, docking_id: int) -> Dockin
         solution=session.get(Solution, docking.solution_id),
         provider=provider,
         enterprise=card,
+        provider_contact=provider_contact,
         timeline=timeline,
         moves=allowed_moves(docking.status, party),
     )

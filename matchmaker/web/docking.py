@@ -14,6 +14,7 @@ from wtforms.validators import Optional
 from matchmaker.plumbing.db import get_session
 from matchmaker.plumbing.extensions import login_manager
 from matchmaker.plumbing.pagination import Page, requested_page
+from matchmaker.plumbing.security import no_store
 from matchmaker.services import dockings, enterprises
 from matchmaker.services.dockings import MoveDetails, NeedPanel, Party
 from matchmaker.services.errors import ServiceError
@@ -119,6 +120,7 @@ def _forms(moves: list[DockingStatus], failed: tuple[DockingStatus, MoveForm] | 
 
 
 @bp.route("/<int:docking_id>")
+@no_store
 def detail(docking_id: int):
     shown = _view_or_404(docking_id)
     return _render_detail(shown, _forms(shown.moves))
@@ -138,6 +140,7 @@ def _render_detail(shown: dockings.DockingView, forms: dict):
     "/<int:docking_id>/<any(accepted, declined, negotiating, contracted, completed, cancelled):target>",
     methods=["POST"],
 )
+@no_store
 def move(docking_id: int, target: str):
     _view_or_404(docking_id)
     target = DockingStatus(target)

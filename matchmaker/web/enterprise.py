@@ -6,6 +6,7 @@ from flask_login import current_user
 from matchmaker.plumbing.db import engine, get_session
 from matchmaker.plumbing.extensions import search_index
 from matchmaker.plumbing.pagination import Page, requested_page
+from matchmaker.plumbing.security import no_store
 from matchmaker.services import enterprises, matching, publishing
 from matchmaker.services.errors import ServiceError
 from matchmaker.web import delivery
@@ -28,6 +29,7 @@ guard_blueprint(bp, "enterprise")
 
 
 @bp.route("/")
+@no_store
 def home():
     session = get_session()
     enterprise = enterprises.get(session, current_user.org_id)
@@ -36,6 +38,7 @@ def home():
 
 
 @bp.route("/profile", methods=["GET", "POST"])
+@no_store
 def profile():
     session = get_session()
     enterprise = enterprises.get(session, current_user.org_id)

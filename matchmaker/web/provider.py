@@ -5,6 +5,7 @@ from flask_login import current_user
 
 from matchmaker.plumbing.db import engine, get_session
 from matchmaker.plumbing.extensions import search_index
+from matchmaker.plumbing.security import no_store
 from matchmaker.services import providers, whitelist
 from matchmaker.services.errors import ServiceError
 from matchmaker.web import delivery
@@ -35,6 +36,7 @@ def _provider():
 
 
 @bp.route("/")
+@no_store
 def home(appeal_form: AppealForm | None = None):
     session = get_session()
     provider = _provider()
@@ -52,6 +54,7 @@ def home(appeal_form: AppealForm | None = None):
 
 
 @bp.route("/profile", methods=["GET", "POST"])
+@no_store
 def profile():
     session = get_session()
     provider = _provider()

@@ -13,7 +13,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from matchmaker.plumbing.db import engine
-from matchmaker.services import dockings, providers, whitelist
+from matchmaker.services import api_keys, dockings, providers, whitelist
 from matchmaker.services.dockings import TRANSITIONS, MoveDetails, Party
 from matchmaker.services.errors import ServiceError
 from models import (
@@ -36,6 +36,7 @@ from models import (
     User,
 )
 from models.schemas import SolutionWrite
+from tests.api.support import make_admin
 from tests.conftest import credit_code, csrf_token, enterprise_form, login, post, provider_form
 
 D = DockingStatus
@@ -664,6 +665,58 @@ def test_contact_details_reach_the_provider_only_from_acceptance(market, enterpr
     # notifications and emails to the provider never carried them
     for text in store.exec(select(Notification.body).where(Notification.user_id == w.providers[0].user_id)):
         assert_no_contact(text)
+
+
+def provider_contact(serial: int) -> tuple[str, str, str]:
+    return ("李经理", "13900139000", f"vendor{serial}@example.com")  # provider_form(serial)
+
+
+def test_provider_contact_reaches_the_enterprise_only_from_acceptance(app, market, enterprise_client, store):
+    """Both ways: the enterprise sees no provider contact before acceptance, nor after cancelling; a
+    suspended provider loses the enterprise's contact it saw; the API never carries either; the pages
+    that show contacts are not cached."""
+    w, vendor_clients = market
+    need_page = f"/enterprise/needs/{w.need.id}"
+    for index in (0, 1):
+        assert post(enterprise_client, request_url(w, index), {}, page=need_page).status_code == 302
+    requested, to_cancel = the_docking(store, w), the_docking(store, w, 1)
+    key = api_keys.issue(
+        store, make_admin(store).id, Role.enterprise, "测试", "测试", enterprise_id=w.need.enterprise_id
+    )
+
+    def enterprise_sees(docking: Docking, serial: int) -> bool:
+        page = enterprise_client.get(f"/dockings/{docking.id}")
+        assert page.headers["Cache-Control"] == "no-store"
+        api = app.test_client().get(f"/api/v1/dockings/{docking.id}", headers={"Authorization": f"Bearer {key.token}"})
+        assert api.status_code == 200
+        for detail in provider_contact(serial):
+            assert detail not in api.get_data(as_text=True)
+        html = page.get_data(as_text=True)
+        shown = [detail in html for detail in provider_contact(serial)]
+        assert len(set(shown)) == 1, html  # all or nothing
+        return shown[0]
+
+    assert not enterprise_sees(requested, 500)
+    assert "服务商联系方式将在服务商接受对接申请后显示" in enterprise_client.get(f"/dockings/{requested.id}").get_data(
+        as_text=True
+    )
+    assert web_move(enterprise_client, to_cancel.id, "cancelled", note="预算调整").status_code == 302
+    assert not enterprise_sees(to_cancel, 501)
+
+    vendor = vendor_clients[0]
+    assert web_move(vendor, requested.id, "accepted").status_code == 302
+    assert enterprise_sees(requested, 500)
+    provider_page = vendor.get(f"/dockings/{requested.id}")
+    assert CONTACT[1] in provider_page.get_data(as_text=True)
+    assert provider_page.headers["Cache-Control"] == "no-store"
+
+    whitelist.decide(store, w.providers[0].id, "suspend", make_admin(store).id, "资质存疑")
+    assert_no_contact(vendor.get(f"/dockings/{requested.id}").get_data(as_text=True))
+    assert enterprise_sees(requested, 500)  # the enterprise keeps the provider's: it did nothing wrong
+    whitelist.decide(store, w.providers[0].id, "reinstate", make_admin(store).id, "已核实")
+    assert CONTACT[1] in vendor.get(f"/dockings/{requested.id}").get_data(as_text=True)
+    whitelist.decide(store, w.providers[0].id, "revoke", make_admin(store).id, "违规")
+    assert_no_contact(vendor.get(f"/dockings/{requested.id}").get_data(as_text=True))
 
 
 def test_full_journey_through_the_pages_with_errors_in_chinese(market, enterprise_client, store):

@@ -20,6 +20,7 @@ from wtforms.validators import Optional
 from matchmaker.plumbing.db import engine, get_session
 from matchmaker.plumbing.extensions import search_index
 from matchmaker.plumbing.pagination import Page, requested_page
+from matchmaker.plumbing.security import no_store
 from matchmaker.services import audit, exports, matching, stats
 from matchmaker.services import taxonomy as taxonomy_service
 from matchmaker.services.labels import NEED_STATUS_LABELS, PROVIDER_STATUS_LABELS
@@ -255,6 +256,7 @@ def rank_unranked():
 
 
 @bp.route("/exports/<kind>", methods=["POST"])
+@no_store
 def export(kind: str):
     session = get_session()
     if kind == "needs":

@@ -10,6 +10,7 @@ from sqlmodel import select
 from matchmaker.plumbing.db import engine, get_session
 from matchmaker.plumbing.extensions import search_index
 from matchmaker.plumbing.pagination import Page, requested_page
+from matchmaker.plumbing.security import no_store
 from matchmaker.services import audit, providers, whitelist
 from matchmaker.services.errors import ServiceError
 from matchmaker.web import delivery
@@ -60,6 +61,7 @@ def _provider_or_404(provider_id: int) -> Provider:
 
 
 @bp.route("/providers/<int:provider_id>")
+@no_store
 def provider_detail(
     provider_id: int, form: DecisionForm | None = None, appeal_forms: dict[int, DecisionForm] | None = None
 ):
