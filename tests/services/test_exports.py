@@ -221,6 +221,24 @@ def test_bad_export_requests_write_nothing(admin_client, db, data):
     assert db.exec(select(AuditLog).where(AuditLog.target_type == "export")).all() == []
 
 
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        ("2026-01", "", "请按“年-月”填写起止月份"),
+        ("", "2026-03", "请按“年-月”填写起止月份"),
+        ("2026-05", "2026-02", "起始月份不能晚于结束月份"),
+    ],
+)
+def test_an_export_period_without_both_months_in_order_is_refused_in_chinese(
+    admin_client, db, data, start, end, message
+):
+    form = {"format": "xlsx", "status": "", "period": "period", "start": start, "end": end}
+    response = post(admin_client, "/admin/exports/needs", form, page=DASHBOARD)
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True) and "导出区间无效" in response.get_data(as_text=True)
+    assert db.exec(select(AuditLog).where(AuditLog.target_type == "export")).all() == []
+
+
 @pytest.mark.parametrize("who", ["enterprise_client", "provider_client"])
 def test_only_admins_export(request, who, data):
     client = request.getfixturevalue(who)

@@ -18,6 +18,7 @@ from wtforms import HiddenField, SelectField
 from wtforms.validators import Optional
 
 from matchmaker.plumbing.db import engine, get_session
+from matchmaker.plumbing.errors import error_page
 from matchmaker.plumbing.extensions import search_index
 from matchmaker.plumbing.pagination import Page, requested_page
 from matchmaker.plumbing.security import no_store
@@ -55,14 +56,21 @@ def requested_period() -> tuple[stats.Period, str | None]:
     first, last = (request.args.get(key, "").strip() for key in ("from", "to"))
     if not first and not last:
         return default, None
-    if not first or not last or month_error(first) or month_error(last):
-        return default, "请按“年-月”填写起止月份，例如 2026-01；已显示最近 12 个月"
-    if first > last:
-        return default, "起始月份不能晚于结束月份；已显示最近 12 个月"
+    if error := period_error(first, last):
+        return default, f"{error}；已显示最近 12 个月"
     period = stats.Period.of_months(first, last)
     if len(period.months) > MAX_MONTHS:
         return default, f"统计区间最长 {MAX_MONTHS} 个月；已显示最近 12 个月"
     return period, None
+
+
+def period_error(first: str, last: str) -> str | None:
+    """Why the months `first`..`last` (YYYY-MM) are not a period, in Chinese; None when they are one."""
+    if not first or not last or month_error(first) or month_error(last):
+        return "请按“年-月”填写起止月份，例如 2026-01"
+    if first > last:
+        return "起始月份不能晚于结束月份"
+    return None
 
 
 def _names(session: Session) -> tuple[dict[str, str], dict[str, str]]:
@@ -266,13 +274,14 @@ def export(kind: str):
         status = NeedStatus(form.status.data) if form.status.data else None
         period = None
         if form.period.data == "period":
-            if month_error(form.start.data or "") or month_error(form.end.data or "") or not form.start.data:
-                abort(400)
-            period = stats.Period.of_months(form.start.data, form.end.data)
+            start, end = (form.start.data or "").strip(), (form.end.data or "").strip()
+            if error := period_error(start, end):
+                return error_page(400, f"导出区间无效：{error}。请在统计看板上选好统计区间后再导出。")
+            period = stats.Period.of_months(start, end)
         sheet = exports.needs_sheet(session, period, status)
         filters = {
             "status": form.status.data or "all",
-            "period": f"{form.start.data}~{form.end.data}" if period else "all",
+            "period": f"{start}~{end}" if period else "all",
         }
     elif kind == "providers":
         form = ProviderExportForm()
