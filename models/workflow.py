@@ -145,3 +145,21 @@ class Appeal(SQLModel, table=True):
     decision_reason: str = Field(default="", sa_column=_text())
     created_at: datetime = Field(default_factory=utcnow)
     decided_at: datetime | None = None
+
+
+class IdentityChange(SQLModel, table=True):
+    """A provider's request to change what its whitelist review vouched for (name, 统一社会信用代码,
+    service domains) while it is applied for or listed. The record keeps its reviewed identity until an
+    admin approves the change; `approved` is None while the request waits."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider_id: int = Field(foreign_key="provider.id", index=True)
+    name: str = Field(max_length=120)
+    credit_code: str = Field(max_length=18)
+    domains: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
+    requested_by: int | None = Field(default=None, foreign_key="user.id")
+    approved: bool | None = None
+    decided_by: int | None = Field(default=None, foreign_key="user.id")
+    decision_reason: str = Field(default="", sa_column=_text())
+    created_at: datetime = Field(default_factory=utcnow)
+    decided_at: datetime | None = None

@@ -21,11 +21,15 @@ from sqlmodel import Session, col, select
 from matchmaker.services import audit, changes
 from matchmaker.services.errors import ServiceError
 from matchmaker.services.notifications import notify
+from matchmaker.services.providers import check_credit_code_free, pending_identity_change
 from models import (
     Appeal,
     AppealStatus,
+    IdentityChange,
     Provider,
     ProviderStatus,
+    Solution,
+    SolutionStatus,
     SuccessCase,
     User,
     WhitelistEvent,
@@ -69,6 +73,9 @@ ACTION_LABELS = {
     "appeal_upheld": "申诉成立",
     "appeal_dismissed": "申诉驳回",
     "import": "批量导入",
+    "identity_change": "申请变更名称/信用代码/服务领域",
+    "identity_approved": "批准资料变更",
+    "identity_rejected": "驳回资料变更",
 }
 
 # action -> (notification title, body); fields: reason, until, rectify_by
@@ -106,6 +113,8 @@ _NOTICES = {
     ),
     "appeal_upheld": ("申诉成立", "您的申诉成立，已恢复入库，有效期至 {until}。说明：{reason}"),
     "appeal_dismissed": ("申诉未获支持", "理由：{reason}"),
+    "identity_approved": ("资料变更已通过", "服务商名称、统一社会信用代码和服务领域已按申请更新。说明：{reason}"),
+    "identity_rejected": ("资料变更未通过", "服务商资料保持原样。理由：{reason}"),
 }
 
 
@@ -389,6 +398,49 @@ def decide_appeal(
     return appeal
 
 
+def decide_identity_change(
+    session: Session, provider_id: int, approve: bool, actor_id: int | None, reason: str
+) -> IdentityChange:
+    """Approve (the record takes the new name, credit code and domains; published solutions in a
+    domain no longer listed are withdrawn) or reject (nothing changes) the provider's pending
+    identity change, with a reason; audited, and the provider is told."""
+    reason = _clean_reason(reason)
+    provider = _locked(session, provider_id)
+    change = pending_identity_change(session, provider.id)
+    if change is None:
+        raise ServiceError("该服务商没有待审核的资料变更申请")
+    detail: dict = {"identity_change_id": change.id}
+    if approve:
+        check_credit_code_free(session, provider.id, change.credit_code)
+        detail |= {
+            "before": {"name": provider.name, "credit_code": provider.credit_code, "domains": provider.domains},
+            "after": {"name": change.name, "credit_code": change.credit_code, "domains": change.domains},
+        }
+        provider.name, provider.credit_code, provider.domains = change.name, change.credit_code, list(change.domains)
+        off_domain = session.exec(
+            select(Solution).where(
+                Solution.provider_id == provider.id,
+                Solution.status == SolutionStatus.published,
+                col(Solution.domain).not_in(change.domains),
+            )
+        ).all()
+        for solution in off_domain:
+            solution.status = SolutionStatus.withdrawn
+            session.add(solution)
+        detail["withdrawn_solutions"] = [solution.id for solution in off_domain]
+        changes.mark_provider(session, provider.id)
+    change.approved = approve
+    change.decided_by = actor_id
+    change.decision_reason = reason
+    change.decided_at = utcnow()
+    session.add(change)
+    action = "identity_approved" if approve else "identity_rejected"
+    _record(session, provider, action, provider.status, actor_id, reason, **detail)
+    _tell(session, provider, action, reason)
+    session.commit()
+    return change
+
+
 # --- the daily sweep ----------------------------------------------------------------------------
 
 
@@ -446,7 +498,8 @@ def sweep(session: Session, today: date) -> SweepReport:
 # --- lists for the review queue -----------------------------------------------------------------
 
 # list filters beyond the statuses themselves
-VIEWS = {"appeal": "待处理申诉", "warned": "整改中", "expiring": "60天内到期"}
+VIEWS = {"appeal": "待处理申诉", "identity": "待审核资料变更", "warned": "整改中", "expiring": "60天内到期"}
+_IDENTITY_PENDING = select(IdentityChange.provider_id).where(col(IdentityChange.approved).is_(None))
 
 
 def _pending_since():
@@ -484,6 +537,8 @@ def providers_page(
         query = query.where(Provider.status == S(view))
     elif view == "appeal":
         query = query.where(appealed_at.c.at.is_not(None))
+    elif view == "identity":
+        query = query.where(col(Provider.id).in_(_IDENTITY_PENDING))
     elif view == "warned":
         query = query.where(col(Provider.rectify_by).is_not(None))
     elif view == "expiring":
@@ -502,11 +557,16 @@ def waiting_for_admin(session: Session, providers: list[Provider]) -> dict[int, 
             select(Appeal.provider_id).where(col(Appeal.provider_id).in_(ids), Appeal.status == AppealStatus.pending)
         )
     )
-    return {
-        provider.id: "待处理申诉" if provider.id in appealed else "待审核申请"
-        for provider in providers
-        if provider.id in appealed or provider.status == S.applied
-    }
+    changing = set(session.exec(_IDENTITY_PENDING.where(col(IdentityChange.provider_id).in_(ids))))
+    waiting = {}
+    for provider in providers:
+        if provider.id in appealed:
+            waiting[provider.id] = "待处理申诉"
+        elif provider.id in changing:
+            waiting[provider.id] = "待审核资料变更"
+        elif provider.status == S.applied:
+            waiting[provider.id] = "待审核申请"
+    return waiting
 
 
 def status_counts(session: Session, today: date | None = None) -> dict[str, int]:
@@ -523,6 +583,7 @@ def status_counts(session: Session, today: date | None = None) -> dict[str, int]
     counts["appeal"] = session.exec(
         select(func.count(func.distinct(Appeal.provider_id))).where(Appeal.status == AppealStatus.pending)
     ).one()
+    counts["identity"] = count(col(Provider.id).in_(_IDENTITY_PENDING))
     counts["warned"] = count(col(Provider.rectify_by).is_not(None))
     counts["expiring"] = count(Provider.status == S.approved, col(Provider.approved_until) <= today + RENEWAL_WINDOW)
     return counts

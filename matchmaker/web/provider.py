@@ -63,14 +63,23 @@ def profile():
     data = submitted(form, ProviderProfile)
     if data:
         try:
-            providers.update_profile(session, provider.id, data)
+            request = providers.update_profile(session, provider.id, data, current_user.id)
         except ServiceError as error:
             session.rollback()
             attach_service_error(form, error)
         else:
-            flash("服务商资料已保存", "success")
+            if request is None:
+                flash("服务商资料已保存", "success")
+            else:
+                flash("资料已保存；名称、统一社会信用代码和服务领域的修改已提交审核，通过前仍按原资料入库", "success")
             return redirect(url_for("provider.home"))
-    return render_template("provider/profile.html", form=form, provider=provider)
+    return render_template(
+        "provider/profile.html",
+        form=form,
+        provider=provider,
+        locked=provider.status in providers.IDENTITY_LOCKED,
+        identity_change=providers.pending_identity_change(session, provider.id),
+    )
 
 
 @bp.route("/cases/new", methods=["GET", "POST"])

@@ -48,6 +48,7 @@ from models import (
     Docking,
     Enterprise,
     EventWrite,
+    IdentityChange,
     MatchResult,
     Need,
     Notification,
@@ -203,6 +204,10 @@ def build(app: Flask, db: Session, docking: bool = True, meeting: bool = True) -
     whitelist.decide(db, prov_off.id, "suspend", admin.id, "资质复核期间暂停")
     appeal = whitelist.file_appeal(db, prov_off.id, prov_off.user_id, "资质材料已补齐，请求恢复")
     case = providers.add_case(db, prov_a.id, SuccessCaseCreate(title="某家具厂设备联网", industry="furniture"))
+    db.add(
+        IdentityChange(provider_id=prov_a.id, name="改名数字科技", credit_code=prov_a.credit_code, domains=["network"])
+    )
+    db.commit()
 
     need = _publish_need(app, db, ent_a, [iot, mes])
     need_b = _publish_need(app, db, ent_b, [iot])
@@ -389,6 +394,17 @@ CASES = [
             f"appeal{i['appeal']}-action": "dismissed",
             f"appeal{i['appeal']}-reason": "材料仍不齐全",
             f"appeal{i['appeal']}-csrf_token": CSRF,  # the appeal's form is prefixed, its token too
+        },
+    ),
+    Case(
+        "admin.decide_identity",
+        lambda i: f"/admin/providers/{i['provider_a']}/identity",
+        ADMIN_ONLY,
+        "admin",
+        data=lambda i: {
+            "identity-action": "reject",
+            "identity-reason": "新名称与营业执照不符",
+            "identity-csrf_token": CSRF,
         },
     ),
     Case("admin.api_key_detail", lambda i: f"/admin/api-keys/{i['key']}", ADMIN_ONLY, "admin"),

@@ -1,8 +1,8 @@
 from sqlalchemy import func
 from sqlmodel import select
 
-from models import Provider, Solution, SuccessCase, WhitelistEvent
-from tests.conftest import credit_code, login, post, provider_form
+from models import AuditLog, IdentityChange, Provider, Solution, SuccessCase, WhitelistEvent
+from tests.conftest import PASSWORD, credit_code, login, post, provider_form
 
 PROFILE = {
     "name": "测试数字科技500",
@@ -105,3 +105,93 @@ def test_providers_cannot_touch_each_others_solutions_or_cases(provider_client, 
     assert post(client, f"/provider/cases/{case_id}/delete", {}, page="/provider/").status_code == 404
     assert db.get(Solution, solution_id).status == "published"
     assert _count(db, SuccessCase) == 1
+
+
+def _admin_browser(app):
+    args = ["create-admin", "--email", "admin@example.com", "--name", "管理员", "--password", PASSWORD]
+    assert app.test_cli_runner().invoke(args=args).exit_code == 0
+    browser = app.test_client()
+    assert login(browser, "admin@example.com").status_code == 302
+    return browser
+
+
+def test_a_listed_providers_identity_changes_only_through_an_admin_approved_request(app, provider_client, db):
+    """Finding 4 of #13: an approved provider renamed itself to another provider's name, changed its
+    credit code and took all six domains, stayed approved with nothing audited, then published in a
+    domain it was never reviewed for."""
+    assert post(provider_client, "/provider/profile", PROFILE, page="/provider/profile").status_code == 302
+    provider = db.exec(select(Provider)).one()
+    provider.status = "approved"
+    db.add(provider)
+    db.commit()
+    all_domains = ["data_collection", "network", "software", "integration", "security", "diagnosis"]
+    hijack = PROFILE | {"name": "另一家数字科技", "credit_code": credit_code(777), "domains": all_domains}
+    response = post(provider_client, "/provider/profile", hijack | {"phone": "13700137000"}, page="/provider/profile")
+    assert response.status_code == 302
+    assert "已提交审核" in provider_client.get("/provider/").get_data(as_text=True)
+    db.expire_all()
+    provider = db.get(Provider, provider.id)
+    assert (provider.name, provider.credit_code, provider.domains) == (
+        PROFILE["name"],
+        PROFILE["credit_code"],
+        PROFILE["domains"],
+    )
+    assert provider.status == "approved" and provider.phone == "13700137000"  # the rest is saved at once
+    change = db.exec(select(IdentityChange)).one()
+    assert (change.name, change.credit_code, change.domains, change.approved) == (
+        "另一家数字科技",
+        credit_code(777),
+        all_domains,
+        None,
+    )
+    entry = db.exec(select(AuditLog).where(AuditLog.action == "provider.profile").order_by(AuditLog.id.desc())).first()
+    assert entry.detail["fields"] == ["credit_code", "domains", "name", "phone"]
+    assert entry.detail["before"]["phone"] == "13900139000" and entry.detail["after"]["name"] == "另一家数字科技"
+
+    # no solution in a domain it was never reviewed for; no second request while one waits
+    html = post(
+        provider_client, "/provider/solutions/new", SOLUTION | {"domain": "security"}, page="/provider/solutions/new"
+    ).get_data(as_text=True)
+    assert "不是有效的选择" in html and _count(db, Solution) == 0
+    again = post(provider_client, "/provider/profile", hijack | {"name": "第三个名字"}, page="/provider/profile")
+    assert "已有待审核的名称、信用代码或服务领域变更申请" in again.get_data(as_text=True)
+    assert _count(db, IdentityChange) == 1
+
+    admin = _admin_browser(app)
+    page = f"/admin/providers/{provider.id}"
+    assert "另一家数字科技" in admin.get(page).get_data(as_text=True)
+    refused = {"identity-action": "reject", "identity-reason": ""}
+    assert post(admin, f"{page}/identity", refused, page=page).status_code == 400
+    rejected = {"identity-action": "reject", "identity-reason": "名称与营业执照不符"}
+    assert post(admin, f"{page}/identity", rejected, page=page).status_code == 302
+    db.expire_all()
+    assert db.get(IdentityChange, change.id).approved is False
+    assert db.get(Provider, provider.id).name == PROFILE["name"]
+    decision = db.exec(select(AuditLog).where(AuditLog.action == "whitelist.identity_rejected")).one()
+    assert decision.reason == "名称与营业执照不符" and decision.target_id == provider.id
+
+    # a genuine change (a domain dropped, one added) approved: the record takes it, off-domain solutions go
+    assert post(provider_client, "/provider/solutions/new", SOLUTION, page="/provider/solutions/new").status_code == 302
+    moved = PROFILE | {"name": "测试数字科技500（更名）", "domains": ["software", "security"]}
+    assert post(provider_client, "/provider/profile", moved, page="/provider/profile").status_code == 302
+    approved = {"identity-action": "approve", "identity-reason": "已核对营业执照变更登记"}
+    assert post(admin, f"{page}/identity", approved, page=page).status_code == 302
+    db.expire_all()
+    provider = db.get(Provider, provider.id)
+    assert (provider.name, provider.domains, provider.status) == (
+        "测试数字科技500（更名）",
+        ["software", "security"],
+        "approved",
+    )
+    assert db.exec(select(Solution)).one().status == "withdrawn"  # its domain, data_collection, was dropped
+    assert db.exec(select(AuditLog).where(AuditLog.action == "whitelist.identity_approved")).one().actor_id is not None
+
+
+def test_a_draft_providers_identity_changes_at_once_and_is_audited(provider_client, db):
+    assert post(provider_client, "/provider/profile", PROFILE, page="/provider/profile").status_code == 302
+    renamed = PROFILE | {"name": "新名字数字科技"}
+    assert post(provider_client, "/provider/profile", renamed, page="/provider/profile").status_code == 302
+    assert db.exec(select(Provider)).one().name == "新名字数字科技"
+    assert _count(db, IdentityChange) == 0
+    entries = db.exec(select(AuditLog).where(AuditLog.action == "provider.profile").order_by(AuditLog.id)).all()
+    assert entries[-1].detail["fields"] == ["name"] and entries[-1].detail["after"] == {"name": "新名字数字科技"}

@@ -63,7 +63,10 @@ def _provider_or_404(provider_id: int) -> Provider:
 @bp.route("/providers/<int:provider_id>")
 @no_store
 def provider_detail(
-    provider_id: int, form: DecisionForm | None = None, appeal_forms: dict[int, DecisionForm] | None = None
+    provider_id: int,
+    form: DecisionForm | None = None,
+    appeal_forms: dict[int, DecisionForm] | None = None,
+    identity_form: DecisionForm | None = None,
 ):
     session = get_session()
     provider = _provider_or_404(provider_id)
@@ -83,7 +86,30 @@ def provider_detail(
         actions=whitelist.allowed_actions(provider, date.today()),
         renewable_from=provider.approved_until - whitelist.RENEWAL_WINDOW if provider.approved_until else None,
         form=form or DecisionForm(formdata=None),
+        identity_change=providers.pending_identity_change(session, provider.id),
+        identity_form=identity_form or DecisionForm(prefix="identity", formdata=None),
     )
+
+
+@bp.route("/providers/<int:provider_id>/identity", methods=["POST"])
+def decide_identity(provider_id: int):
+    _provider_or_404(provider_id)
+    form = DecisionForm(prefix="identity")
+    if form.validate_on_submit() and form.action.data in {"approve", "reject"}:
+        try:
+            whitelist.decide_identity_change(
+                get_session(), provider_id, form.action.data == "approve", current_user.id, form.reason.data
+            )
+        except ServiceError as error:
+            get_session().rollback()
+            attach_service_error(form, error)
+        else:
+            search_index().refresh(engine())
+            flash("资料变更申请已处理，服务商已收到通知", "success")
+            return redirect(url_for("admin.provider_detail", provider_id=provider_id))
+    elif not form.errors:
+        form.form_errors.append("未知的操作")
+    return provider_detail(provider_id, identity_form=form), 400
 
 
 @bp.route("/providers/<int:provider_id>/decide", methods=["POST"])
