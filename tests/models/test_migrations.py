@@ -8,7 +8,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -288,7 +287,7 @@ def test_a_new_sqlite_connection_waits_for_a_writer_before_switching_the_file_to
     """SQLite refuses the switch to WAL at once ("database is locked", no busy wait) while another
     connection holds the write lock: what made two workers starting on a new file fail now and then."""
     path = tmp_path / "new.sqlite"
-    writing, committed = threading.Event(), threading.Event()
+    writing, release, committed = threading.Event(), threading.Event(), threading.Event()
 
     def writer() -> None:
         connection = sqlite3.connect(path, isolation_level=None)
@@ -296,7 +295,7 @@ def test_a_new_sqlite_connection_waits_for_a_writer_before_switching_the_file_to
         connection.execute("BEGIN IMMEDIATE")
         connection.execute("INSERT INTO t VALUES (1)")
         writing.set()
-        time.sleep(0.5)
+        release.wait(timeout=60)  # holds the write lock until the test has seen the refusal
         connection.execute("COMMIT")
         committed.set()
         connection.close()
@@ -309,6 +308,7 @@ def test_a_new_sqlite_connection_waits_for_a_writer_before_switching_the_file_to
         bare.execute("PRAGMA journal_mode=WAL")
     bare.close()
 
+    threading.Timer(0.5, release.set).start()  # commits while the engine below is (most likely) retrying
     engine = make_engine(f"sqlite:///{path}")
     with engine.connect() as connection:
         assert committed.is_set()  # it waited for the writer instead of failing

@@ -26,7 +26,10 @@ def _drop(pid: int) -> None:
     plain = URL.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(plain, autocommit=True) as admin:
         assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0] is True
-    time.sleep(0.1)  # the backend is gone once the signal has been handled
+        deadline = time.monotonic() + 30  # the backend is gone once it has handled the signal
+        while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone() is not None:
+            assert time.monotonic() < deadline, f"backend {pid} still running"
+            time.sleep(0.01)
 
 
 def test_a_connection_dropped_while_idle_is_replaced_before_use():
