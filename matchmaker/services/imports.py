@@ -41,7 +41,16 @@ from matchmaker.services.exports import Sheet
 from matchmaker.services.labels import DEPLOYMENT_LABELS, PROVIDER_STATUS_LABELS
 from matchmaker.services.tabular import Table, TabularError, read_tables
 from matchmaker.services.whitelist import MAX_REASON, one_year_after
-from models import ChangeCounter, Provider, ProviderStatus, Solution, SolutionStatus, WhitelistEvent, utcnow
+from models import (
+    ChangeCounter,
+    Provider,
+    ProviderStatus,
+    Solution,
+    SolutionStatus,
+    WhitelistEvent,
+    begin_write,
+    utcnow,
+)
 from models.schemas import ProviderProfile, SolutionWrite, error_messages
 from models.validation import credit_code_check_char, credit_code_error
 
@@ -670,6 +679,7 @@ def run(
     reason = clean_reason(reason)
     result = ImportResult()
     tables = tables_of(uploads, result)
+    begin_write(session)  # SQLite: the same serialisation, one writer from the first read on
     session.exec(select(ChangeCounter).where(ChangeCounter.id == 1).with_for_update()).one()
     taxonomy = read_taxonomy(session)
     vocabulary = Vocabulary(taxonomy)

@@ -1,5 +1,6 @@
-"""Data safety (issue 6): a worker killed with SIGKILL in the middle of a publish, a docking transition
-or a reindex leaves the database consistent and the search index rebuildable.
+"""Data safety (issues 6 and 13): a worker killed with SIGKILL in the middle of a publish, a docking
+transition, a reindex, a whitelist decision, a catalogue import or a restore leaves the database either
+as it was before or as it is after, never in between, and the search index agrees with it.
 
 Each test runs the operation in a child Python process on the test's database (a SQLite file, or
 PostgreSQL when DATABASE_URL says so) through the real service function or CLI command. SQLAlchemy
@@ -23,15 +24,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 from flask import Flask
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from matchmaker.matching.engine import doc_text
 from matchmaker.matching.search_index import SearchIndex, text_hash, to_doc
-from matchmaker.services import dockings, enterprises, matching, publishing
+from matchmaker.plumbing.extensions import search_index
+from matchmaker.services import dockings, enterprises, imports, matching, publishing, whitelist
 from matchmaker.services.dockings import MoveDetails, Party
 from matchmaker.services.errors import ServiceError
 from matchmaker.services.push import PushCaps, pushed_need_link
 from models import (
+    AuditLog,
     Docking,
     DockingEvent,
     DockingStatus,
@@ -39,11 +42,16 @@ from models import (
     Need,
     Notification,
     OutboxMail,
+    Provider,
+    ProviderStatus,
     PushRecord,
     Solution,
     SolutionVector,
+    WhitelistEvent,
 )
+from tests.api.support import make_admin
 from tests.matching.test_need_matching import IOT, MES, SECURITY
+from tests.services.test_import import PROVIDERS, SOLUTIONS, catalogue_xlsx
 from tests.services.test_push import IOT_NEED, MES_NEED, T0, make_enterprise, make_provider, make_solution
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -136,6 +144,17 @@ else:
             target = DockingStatus(job["target"])
             party = dockings.Party(job["party"])
             dockings.move(session, job["docking_id"], party, job["org_id"], job["user_id"], target, details)
+        elif job["op"] == "decide":
+            from matchmaker.services import whitelist
+
+            whitelist.decide(session, job["provider_id"], job["action"], job["actor_id"], job["reason"])
+        elif job["op"] == "import":
+            from pathlib import Path
+
+            from matchmaker.services import imports
+
+            upload = imports.Upload(imports.PROVIDERS, "名录.xlsx", Path(job["file"]).read_bytes())
+            imports.run(session, [upload], job["actor_id"], job["reason"], date.fromisoformat(job["today"]))
 report.write("finished without reaching the stopping point\n")
 """
 
@@ -491,3 +510,145 @@ def test_a_reindex_killed_half_way_keeps_every_vector_whole_and_the_index_rebuil
     for row in db.exec(select(SolutionVector)):
         assert row.text_hash == text_hash(doc_text(to_doc(db.get(Solution, row.solution_id))))
     assert matches(SearchIndex(app.config["MATCHMAKER_ENCODER"])) == before
+
+
+# --- whitelist decision ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def listed(db, db_engine, index):
+    """An approved provider with a published solution that a need matches, and an admin."""
+    admin = make_admin(db)
+    enterprise, vendor = make_enterprise(db, 1), make_provider(db, 600)
+    solution = make_solution(db, vendor, IOT)
+    profile = matching.need_profile(enterprises.new_need(db, enterprise.id, IOT_NEED))
+    assert [m.solution_id for m in index.match(db_engine, profile)] == [solution.id]
+    return {"admin": admin, "vendor": vendor, "solution": solution, "profile": profile}
+
+
+def decide_job(listed: dict) -> dict:
+    return {
+        "op": "decide",
+        "provider_id": listed["vendor"].id,
+        "action": "suspend",
+        "actor_id": listed["admin"].id,
+        "reason": "资质复核期间暂停",
+    }
+
+
+def whitelist_state(db: Session, app: Flask, db_engine, listed: dict) -> str:
+    """The provider's status, checked to agree with its history, the audit log, its notification and
+    what a worker's index (an old one refreshed, and a new one) matches."""
+    db.expire_all()
+    provider = db.get(Provider, listed["vendor"].id)
+    moves = list(db.exec(select(WhitelistEvent).where(WhitelistEvent.action == "suspend")))
+    audits = list(db.exec(select(AuditLog).where(AuditLog.action == "whitelist.suspend")))
+    notes = list(db.exec(select(Notification).where(Notification.title == "入库资格已暂停")))
+    suspended = provider.status == ProviderStatus.suspended
+    assert provider.status in {ProviderStatus.approved, ProviderStatus.suspended}
+    assert len(moves) == len(audits) == len(notes) == int(suspended), "a decision written in part"
+    expected = [] if suspended else [listed["solution"].id]
+    with app.app_context():
+        old = search_index()
+        old.refresh(db_engine)
+        assert [m.solution_id for m in old.match(db_engine, listed["profile"])] == expected
+    fresh = SearchIndex(app.config["MATCHMAKER_ENCODER"])
+    assert [m.solution_id for m in fresh.match(db_engine, listed["profile"])] == expected
+    return provider.status
+
+
+@pytest.mark.parametrize(
+    ("model", "when"),
+    [
+        ("WhitelistEvent", "written"),  # the history entry written, the status not yet
+        ("Solution", "written"),  # the status changed and the solutions stamped for every worker's index
+        ("AuditLog", "written"),
+        ("Notification", "written"),
+        ("Provider", "commit"),  # everything written, the COMMIT about to be sent
+    ],
+)
+def test_a_whitelist_decision_killed_before_its_commit_leaves_the_provider_listed(
+    app, db, db_engine, listed, crasher, model, when
+):
+    crasher.kill_at(decide_job(listed), model, when)
+
+    assert whitelist_state(db, app, db_engine, listed) == ProviderStatus.approved
+    whitelist.decide(db, listed["vendor"].id, "suspend", listed["admin"].id, "资质复核期间暂停")
+    assert whitelist_state(db, app, db_engine, listed) == ProviderStatus.suspended
+
+
+def test_a_whitelist_decision_killed_right_after_its_commit_is_there_in_full(app, db, db_engine, listed, crasher):
+    crasher.kill_at(decide_job(listed), "Provider", "committed")
+
+    assert whitelist_state(db, app, db_engine, listed) == ProviderStatus.suspended
+    with pytest.raises(ServiceError):  # done once: the same decision again is refused
+        whitelist.decide(db, listed["vendor"].id, "suspend", listed["admin"].id, "资质复核期间暂停")
+
+
+# --- catalogue import ------------------------------------------------------------------------------
+
+
+def import_job(tmp_path: Path, admin_id: int) -> dict:
+    workbook = tmp_path / "名录.xlsx"
+    workbook.write_bytes(catalogue_xlsx())
+    return {
+        "op": "import",
+        "file": str(workbook),
+        "actor_id": admin_id,
+        "reason": "年度名录导入",
+        "today": "2026-06-01",
+    }
+
+
+def imported(db: Session) -> tuple[int, int]:
+    """(providers, solutions) in the database, checked to come with their import's audit entry and
+    creation history, all or nothing."""
+    db.expire_all()
+    providers = db.exec(select(func.count()).select_from(Provider)).one()
+    solutions = db.exec(select(func.count()).select_from(Solution)).one()
+    audits = db.exec(select(func.count()).select_from(AuditLog).where(AuditLog.action == "import.catalogue")).one()
+    history = db.exec(select(func.count()).select_from(WhitelistEvent).where(WhitelistEvent.action == "import")).one()
+    assert (providers, solutions, audits, history) in {
+        (0, 0, 0, 0),
+        (len(PROVIDERS), len(SOLUTIONS), 1, len(PROVIDERS)),
+    }
+    return providers, solutions
+
+
+@pytest.mark.parametrize(
+    ("model", "when"),
+    [
+        ("Provider", "written"),  # the first provider written
+        ("Solution", "written"),  # every provider and the first solution written
+        ("AuditLog", "written"),
+        ("AuditLog", "commit"),
+    ],
+)
+def test_an_import_killed_before_its_commit_writes_nothing_and_can_be_redone(
+    app, db, db_engine, crasher, tmp_path, model, when
+):
+    admin = make_admin(db)
+    crasher.kill_at(import_job(tmp_path, admin.id), model, when)
+
+    assert imported(db) == (0, 0)
+    fresh = SearchIndex(app.config["MATCHMAKER_ENCODER"])
+    assert (
+        fresh.match(db_engine, matching.need_profile(enterprises.new_need(db, make_enterprise(db, 1).id, IOT_NEED)))
+        == []
+    )
+    upload = imports.Upload(imports.PROVIDERS, "名录.xlsx", catalogue_xlsx())
+    assert imports.run(db, [upload], admin.id, "年度名录导入", date(2026, 6, 1)).written
+    assert imported(db) == (len(PROVIDERS), len(SOLUTIONS))
+
+
+def test_an_import_killed_right_after_its_commit_is_there_in_full_and_matches(app, db, db_engine, crasher, tmp_path):
+    admin = make_admin(db)
+    crasher.kill_at(import_job(tmp_path, admin.id), "AuditLog", "committed")
+
+    assert imported(db) == (len(PROVIDERS), len(SOLUTIONS))
+    profile = matching.need_profile(enterprises.new_need(db, make_enterprise(db, 1).id, IOT_NEED))
+    titles = {
+        db.get(Solution, m.solution_id).title
+        for m in SearchIndex(app.config["MATCHMAKER_ENCODER"]).match(db_engine, profile)
+    }
+    assert "封边机设备联网与产量看板" in titles  # an imported, approved provider's solution matches at once
