@@ -5,11 +5,12 @@ restore refuses what it should with nothing changed."""
 import io
 import json
 import tarfile
+import threading
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, SQLModel
 
@@ -19,7 +20,9 @@ from matchmaker.commands.backup import MANIFEST
 from matchmaker.matching.signals import NeedProfile
 from matchmaker.plumbing.db import engine
 from matchmaker.plumbing.extensions import search_index
-from models import LoginFailure, upgrade_database, utcnow
+from matchmaker.services import publishing
+from models import Enterprise, LoginFailure, upgrade_database, utcnow
+from models.schemas import NeedCreate
 from tests.web.test_xss import PAYLOAD, World, world  # noqa: F401  (the fixture: a platform in use, every role)
 
 # Tables the fixture fills; a round trip that compares empty tables proves little.
@@ -207,3 +210,71 @@ def test_a_backup_of_the_other_database_kind_or_a_stray_file_is_refused(app, use
     stray.write_text("not a backup", encoding="utf-8")
     result = _restore(target, stray)
     assert result.exit_code != 0 and "不是有效的备份文件" in result.output
+
+
+def _dangling_references(db: Engine) -> list[str]:
+    """Every foreign key whose value names no row, as "table.column -> table" (on either database)."""
+    broken = []
+    with db.connect() as connection:
+        for table in SQLModel.metadata.sorted_tables:
+            for key in table.foreign_keys:
+                child, parent = key.parent, key.column
+                orphans = connection.execute(
+                    select(func.count())
+                    .select_from(table.outerjoin(parent.table, child == parent))
+                    .where(child.is_not(None), parent.is_(None))
+                ).scalar_one()
+                if orphans:
+                    broken.append(f"{table.name}.{child.name} -> {parent.table.name} ({orphans})")
+    return broken
+
+
+def test_a_backup_taken_while_requests_write_restores_to_a_consistent_state(app, used, target, tmp_path):
+    """Needs are published (a need, its ranking and notifications in one transaction each) in a thread
+    while the backup runs: the restore holds whole transactions only, with every count as the manifest
+    says and every foreign key pointing at a row."""
+    started, stop = threading.Event(), threading.Event()
+    published: list[int] = []
+    errors: list[BaseException] = []
+
+    def publish_until_stopped() -> None:
+        try:
+            with app.app_context(), Session(engine(), expire_on_commit=False) as session:
+                enterprise_id = session.exec(select(Enterprise.id).order_by(Enterprise.id)).first()[0]
+                while not stop.is_set() and len(published) < 500:
+                    data = NeedCreate(
+                        description=f"家具厂开料机和封边机想做设备联网，第 {len(published)} 条", industry="furniture"
+                    )
+                    need = publishing.publish_need(session, engine(), search_index(), enterprise_id, data).need
+                    published.append(need.id)
+                    if len(published) == 3:
+                        started.set()
+        except BaseException as error:  # noqa: BLE001 - reported by the test below
+            errors.append(error)
+            started.set()
+
+    writer = threading.Thread(target=publish_until_stopped)
+    writer.start()
+    try:
+        assert started.wait(timeout=60)
+        path = tmp_path / "busy.backup"
+        _backup(app, path)  # the writer is in its loop throughout: it stops only below
+    finally:
+        stop.set()
+        writer.join(timeout=60)
+    assert not errors, errors
+
+    result = _restore(target, path)
+    assert result.exit_code == 0, result.output  # the restore checks every count against the manifest
+    with target.app_context():
+        restored = engine()
+        assert _dangling_references(restored) == []
+        with restored.connect() as connection:
+            needs = connection.execute(select(func.count()).select_from(models.Need)).scalar_one()
+            unranked = connection.execute(
+                select(func.count())
+                .select_from(models.Need)
+                .where(~select(models.MatchResult.id).where(models.MatchResult.need_id == models.Need.id).exists())
+            ).scalar_one()
+    assert needs >= 3 and unranked == 0  # each need came back with its ranking: whole transactions only
+    assert _manifest(path)["tables"]["need"] == needs
