@@ -26,6 +26,7 @@ import pytest
 from flask import Flask
 from sqlmodel import Session, col, func, select
 
+from matchmaker.commands.backup import create_backup, restore_backup
 from matchmaker.matching.engine import doc_text
 from matchmaker.matching.search_index import SearchIndex, text_hash, to_doc
 from matchmaker.plumbing.extensions import search_index
@@ -50,6 +51,7 @@ from models import (
     WhitelistEvent,
 )
 from tests.api.support import make_admin
+from tests.conftest import table_snapshot
 from tests.matching.test_need_matching import IOT, MES, SECURITY
 from tests.services.test_import import PROVIDERS, SOLUTIONS, catalogue_xlsx
 from tests.services.test_push import IOT_NEED, MES_NEED, T0, make_enterprise, make_provider, make_solution
@@ -72,7 +74,7 @@ import models
 job = json.loads(os.environ["CRASH_JOB"])
 report = os.fdopen(int(os.environ["CRASH_REPORT_FD"]), "w")
 model, when, nth = job["model"], job["when"], job["nth"]
-table = getattr(models, model).__tablename__
+table = getattr(models, model).__tablename__ if hasattr(models, model) else None  # "Restore": no table
 WRITE = re.compile(r'\s*(?:INSERT\s+INTO|UPDATE)\s+"?(\w+)"?', re.IGNORECASE)  # rows written
 seen = 0
 armed = False
@@ -148,6 +150,37 @@ else:
             from matchmaker.services import whitelist
 
             whitelist.decide(session, job["provider_id"], job["action"], job["actor_id"], job["reason"])
+        elif job["op"] == "restore":
+            from pathlib import Path
+
+            from matchmaker.commands import backup
+
+            # sqlite3's backup copied page by page, parking half-way (the restore copies in one step)
+            class SteppedConnection:
+                def __init__(self, connection):
+                    self.connection = connection
+
+                def backup(self, target, **_options):
+                    def progress(_status, remaining, total):
+                        if remaining <= total // 2:
+                            park("Restore: half of the pages copied, not committed")
+
+                    self.connection.backup(target.connection, pages=1, progress=progress)
+
+                def close(self):
+                    self.connection.close()
+
+            class SteppedSqlite:
+                def __getattr__(self, name):
+                    return getattr(sqlite3, name)
+
+                def connect(self, *args, **kwargs):
+                    return SteppedConnection(sqlite3.connect(*args, **kwargs))
+
+            import sqlite3
+
+            backup.sqlite3 = SteppedSqlite()
+            backup.restore_backup(engine(), Path(job["file"]), force=True)
         elif job["op"] == "import":
             from pathlib import Path
 
@@ -536,9 +569,10 @@ def decide_job(listed: dict) -> dict:
     }
 
 
-def whitelist_state(db: Session, app: Flask, db_engine, listed: dict) -> str:
+def whitelist_state(db: Session, app: Flask, db_engine, listed: dict, running_index: bool = True) -> str:
     """The provider's status, checked to agree with its history, the audit log, its notification and
-    what a worker's index (an old one refreshed, and a new one) matches."""
+    what a worker's index (a running one refreshed, and a new one) matches. After a restore only a new
+    one counts: the workers are restarted (commands/backup.py)."""
     db.expire_all()
     provider = db.get(Provider, listed["vendor"].id)
     moves = list(db.exec(select(WhitelistEvent).where(WhitelistEvent.action == "suspend")))
@@ -548,10 +582,11 @@ def whitelist_state(db: Session, app: Flask, db_engine, listed: dict) -> str:
     assert provider.status in {ProviderStatus.approved, ProviderStatus.suspended}
     assert len(moves) == len(audits) == len(notes) == int(suspended), "a decision written in part"
     expected = [] if suspended else [listed["solution"].id]
-    with app.app_context():
-        old = search_index()
-        old.refresh(db_engine)
-        assert [m.solution_id for m in old.match(db_engine, listed["profile"])] == expected
+    if running_index:
+        with app.app_context():
+            running = search_index()
+            running.refresh(db_engine)
+            assert [m.solution_id for m in running.match(db_engine, listed["profile"])] == expected
     fresh = SearchIndex(app.config["MATCHMAKER_ENCODER"])
     assert [m.solution_id for m in fresh.match(db_engine, listed["profile"])] == expected
     return provider.status
@@ -652,3 +687,29 @@ def test_an_import_killed_right_after_its_commit_is_there_in_full_and_matches(ap
         for m in SearchIndex(app.config["MATCHMAKER_ENCODER"]).match(db_engine, profile)
     }
     assert "封边机设备联网与产量看板" in titles  # an imported, approved provider's solution matches at once
+
+
+# --- restore ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(os.environ.get("DATABASE_URL", "").startswith("postgresql"), reason="SQLite's page copy")
+def test_a_restore_killed_half_way_leaves_the_database_as_it_was(app, db, db_engine, listed, crasher, tmp_path):
+    """The restore replaces the file's pages inside one write transaction of the target: killed with
+    half of them copied, the database is exactly what it was (and whole), and the index agrees; the
+    restore run again brings the backup's state."""
+    path = tmp_path / "listed.backup"
+    create_backup(db_engine, path, app.config["MATCHMAKER_ENCODER"])  # the provider listed
+    whitelist.decide(db, listed["vendor"].id, "suspend", listed["admin"].id, "资质复核期间暂停")  # then suspended
+    db.close()
+    before = table_snapshot(db_engine)
+
+    crasher.kill_at({"op": "restore", "file": str(path)}, "Restore", "half")
+
+    db_engine.dispose()
+    assert table_snapshot(db_engine) == before
+    with db_engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+    assert whitelist_state(db, app, db_engine, listed) == ProviderStatus.suspended
+
+    restore_backup(db_engine, path, force=True)
+    assert whitelist_state(db, app, db_engine, listed, running_index=False) == ProviderStatus.approved
