@@ -17,6 +17,7 @@ import select as selectors
 import signal
 import subprocess
 import sys
+import time
 from datetime import date, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -179,7 +180,8 @@ else:
 
             import sqlite3
 
-            backup.sqlite3 = SteppedSqlite()
+            if engine().dialect.name == "sqlite":
+                backup.sqlite3 = SteppedSqlite()
             backup.restore_backup(engine(), Path(job["file"]), force=True)
         elif job["op"] == "import":
             from pathlib import Path
@@ -711,5 +713,64 @@ def test_a_restore_killed_half_way_leaves_the_database_as_it_was(app, db, db_eng
         assert connection.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
     assert whitelist_state(db, app, db_engine, listed) == ProviderStatus.suspended
 
+    db.close()  # its read locks would hold up pg_restore's DROP TABLE
+    restore_backup(db_engine, path, force=True)
+    assert whitelist_state(db, app, db_engine, listed, running_index=False) == ProviderStatus.approved
+
+
+def watching(db_engine):
+    """A connection outside any transaction: pg_stat_activity is read afresh by each statement."""
+    return db_engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+
+@pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgresql"), reason="pg_restore")
+def test_a_postgres_restore_killed_half_way_leaves_the_database_as_it_was(
+    app, db, db_engine, listed, crasher, tmp_path
+):
+    """pg_restore runs as one transaction: the test holds a lock on one table so the restore stops at
+    it with other tables already dropped inside its transaction, kills the restore (the flask process
+    and pg_restore, its process group), lets go, and finds the database as it was."""
+    path = tmp_path / "listed.backup"
+    create_backup(db_engine, path, app.config["MATCHMAKER_ENCODER"])
+    whitelist.decide(db, listed["vendor"].id, "suspend", listed["admin"].id, "资质复核期间暂停")
+    db.close()
+    before = table_snapshot(db_engine)
+
+    job = {"op": "restore", "file": str(path), "model": "Restore", "when": "never", "nth": 1}
+    read_end, write_end = os.pipe()
+    with db_engine.connect() as blocker, blocker.begin():
+        blocker.exec_driver_sql('LOCK TABLE "need" IN ACCESS SHARE MODE')  # DROP TABLE need waits for it
+        with open(tmp_path / "restore.log", "wb") as log:
+            child = subprocess.Popen(
+                [sys.executable, "-c", CHILD],
+                cwd=ROOT,
+                env=crasher.env | {"CRASH_JOB": json.dumps(job), "CRASH_REPORT_FD": str(write_end)},
+                pass_fds=(write_end,),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: pg_restore is killed with it
+            )
+        crasher.children.append(child)
+        os.close(write_end)
+        os.close(read_end)
+        waiting = "SELECT pid FROM pg_stat_activity WHERE application_name = 'pg_restore' AND wait_event_type = 'Lock'"
+        deadline = time.monotonic() + REPORT_TIMEOUT
+        with watching(db_engine) as watcher:
+            while (restoring := watcher.exec_driver_sql(waiting).scalar()) is None:
+                assert child.poll() is None, (tmp_path / "restore.log").read_text()
+                assert time.monotonic() < deadline, "pg_restore never reached the locked table"
+                time.sleep(0.05)
+        os.killpg(child.pid, signal.SIGKILL)
+        assert child.wait(timeout=REPORT_TIMEOUT) == -signal.SIGKILL
+    deadline = time.monotonic() + REPORT_TIMEOUT  # the lock is released: the orphaned backend ends
+    with watching(db_engine) as watcher:
+        gone = "SELECT count(*) FROM pg_stat_activity WHERE pid = %(pid)s"
+        while watcher.exec_driver_sql(gone, {"pid": restoring}).scalar():
+            assert time.monotonic() < deadline, "the killed restore's backend lives on"
+            time.sleep(0.05)
+
+    assert table_snapshot(db_engine) == before
+    assert whitelist_state(db, app, db_engine, listed) == ProviderStatus.suspended
+    db.close()  # its read locks would hold up pg_restore's DROP TABLE
     restore_backup(db_engine, path, force=True)
     assert whitelist_state(db, app, db_engine, listed, running_index=False) == ProviderStatus.approved
