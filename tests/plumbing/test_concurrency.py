@@ -5,21 +5,13 @@ in the stored rows."""
 
 import http.cookiejar
 import json
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from pathlib import Path
 from threading import Barrier
 
 import pytest
@@ -30,55 +22,10 @@ from models import Appeal, Docking, MatchResult, Provider, ProviderStatus, White
 from tests.api.support import NEED_TEXT, bearer, make_admin, world
 from tests.conftest import PASSWORD, post, provider_form
 from tests.matching.test_need_matching import IOT, SECURITY, approved_provider, publish
+from tests.plumbing.gunicorn_server import gunicorn
 
-ROOT = Path(__file__).resolve().parents[2]
 RACERS = 8
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def gunicorn(database_url: str, log_path: Path) -> Iterator[str]:
-    """Two real gunicorn workers serving the test's database; yields the base URL."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": "test-secret",
-        "MATCHMAKER_ENCODER": "hash",
-        "MATCHMAKER_WARM_INDEX": "0",
-        "MATCHMAKER_MAIL_INTERVAL": "0",
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_WORKERS": "2",
-    }
-    base = f"http://127.0.0.1:{port}"
-    with log_path.open("wb") as log_file:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-            cwd=ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 120  # a bound on start-up, not a measured expectation
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{base}/healthz", timeout=5):
-                        break
-                except OSError:
-                    assert server.poll() is None, log_path.read_text()
-                    assert time.monotonic() < deadline, log_path.read_text()
-                    time.sleep(0.2)
-            yield base
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=60)
-    assert "Traceback" not in log_path.read_text(), log_path.read_text()
+QUIET = {"MATCHMAKER_WARM_INDEX": "0", "MATCHMAKER_MAIL_INTERVAL": "0"}  # start quickly, send no mail
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -172,7 +119,7 @@ def need_with_matches(client, db):
 def test_concurrent_docking_requests_stop_at_the_cap(app, db, need_with_matches, tmp_path):
     w, need_id, solutions, _ = need_with_matches
     cap = app.config["MATCHMAKER_DOCKING_CAP"]
-    with gunicorn(app.config["DATABASE_URL"], tmp_path / "gunicorn.log") as base:
+    with gunicorn(app.config["DATABASE_URL"], tmp_path / "gunicorn.log", **QUIET) as base:
         answers = at_once(
             [
                 lambda s=s: api_post(base, w.ent_a.token, "/api/v1/dockings", {"need_id": need_id, "solution_id": s})
@@ -189,7 +136,7 @@ def test_concurrent_docking_requests_stop_at_the_cap(app, db, need_with_matches,
 def test_concurrent_requests_to_one_provider_store_one_docking(app, db, need_with_matches, tmp_path):
     w, need_id, _, pair = need_with_matches
     twice = [pair[0], pair[1], pair[0], pair[1]]  # two solutions of one provider, each asked twice at once
-    with gunicorn(app.config["DATABASE_URL"], tmp_path / "gunicorn.log") as base:
+    with gunicorn(app.config["DATABASE_URL"], tmp_path / "gunicorn.log", **QUIET) as base:
         answers = at_once(
             [
                 lambda s=s: api_post(base, w.ent_a.token, "/api/v1/dockings", {"need_id": need_id, "solution_id": s})
@@ -211,7 +158,7 @@ def _rejected_provider(client, db) -> Provider:
 
 def test_concurrent_identical_appeals_store_one(app, client, db, tmp_path):
     provider = _rejected_provider(client, db)
-    with gunicorn(app.config["DATABASE_URL"], tmp_path / "gunicorn.log") as base:
+    with gunicorn(app.config["DATABASE_URL"], tmp_path / "gunicorn.log", **QUIET) as base:
         visitor = Visitor(base)
         visitor.login("vendor500@example.com")
         body = urllib.parse.urlencode({"reason": "材料已补齐，请复核", "csrf_token": visitor.csrf("/provider/")})
@@ -227,7 +174,7 @@ def test_concurrent_admin_decisions_apply_once(app, client, db, tmp_path):
     db.add(provider)
     db.commit()
     admin = make_admin(db)
-    with gunicorn(app.config["DATABASE_URL"], tmp_path / "gunicorn.log") as base:
+    with gunicorn(app.config["DATABASE_URL"], tmp_path / "gunicorn.log", **QUIET) as base:
         visitor = Visitor(base)
         visitor.login(admin.email)
         page = f"/admin/providers/{provider.id}"

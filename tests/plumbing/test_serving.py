@@ -4,11 +4,6 @@ import json
 import logging
 import os
 import runpy
-import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -18,6 +13,7 @@ import pytest
 from matchmaker import create_app
 from matchmaker.plumbing.health import warm_up
 from tests.conftest import enterprise_form, login, post
+from tests.plumbing.gunicorn_server import gunicorn
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -97,12 +93,6 @@ def test_gunicorn_settings_come_from_the_environment(monkeypatch):
     assert tuned["workers"] == 5 and tuned["WARM_INDEX"] is False
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _get(url: str, request_id: str | None = None) -> tuple[int, dict, bytes]:
     request = urllib.request.Request(url, headers={"X-Request-ID": request_id} if request_id else {})
     try:
@@ -115,45 +105,14 @@ def _get(url: str, request_id: str | None = None) -> tuple[int, dict, bytes]:
 def test_gunicorn_workers_are_warm_before_their_first_request(app, tmp_path):
     """gunicorn with gunicorn.conf.py and two workers: every answer comes from a worker whose index is
     already built (post_worker_init), the access log and the app log carry the caller's request id."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": app.config["DATABASE_URL"],
-        "SECRET_KEY": "test-secret",
-        "MATCHMAKER_ENCODER": "hash",
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_WORKERS": "2",
-    }
     log_path = tmp_path / "gunicorn.log"
-    with log_path.open("wb") as log_file:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-            cwd=ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 120  # a bound on start-up, not a measured expectation
-            while True:
-                try:
-                    status, _, _ = _get(f"http://127.0.0.1:{port}/healthz")
-                    break
-                except OSError:
-                    assert server.poll() is None, log_path.read_text()
-                    assert time.monotonic() < deadline, log_path.read_text()
-                    time.sleep(0.2)
-            assert status == 200
-            for n in range(8):
-                status, headers, body = _get(f"http://127.0.0.1:{port}/readyz", f"probe-{n:04d}-abcdef")
-                assert status == 200, body
-                assert headers["X-Request-ID"] == f"probe-{n:04d}-abcdef"
-                assert "Content-Security-Policy" in headers
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=60)
+    with gunicorn(app.config["DATABASE_URL"], log_path) as base:
+        for n in range(8):
+            status, headers, body = _get(f"{base}/readyz", f"probe-{n:04d}-abcdef")
+            assert status == 200, body
+            assert headers["X-Request-ID"] == f"probe-{n:04d}-abcdef"
+            assert "Content-Security-Policy" in headers
     output = log_path.read_text()
     assert output.count("search index ready") == 2, output
     assert "rid=probe-0000-abcdef" in output  # gunicorn's access log line
     assert '"request_id": "probe-0000-abcdef"' in output  # the app's JSON line
-    assert server.returncode == 0
