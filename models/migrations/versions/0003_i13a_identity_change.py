@@ -11,14 +11,12 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "i13a_identity_change"
-down_revision: str | Sequence[str] | None = "0001"
+down_revision: str | Sequence[str] | None = "i17a_events"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    if sa.inspect(op.get_bind()).has_table("identitychange"):
-        return  # adopted from a database that create_all made with this model (see 0001's adopt mode)
     op.create_table(
         "identitychange",
         sa.Column("id", sa.Integer(), nullable=False),
