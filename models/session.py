@@ -32,9 +32,12 @@ IDLE_PING_SECONDS = 10.0
 _PG_LOCK_KEY = 0x706E_6773_6D69_67  # "pngsmig"
 
 
-def make_engine(url: str, idle_ping_seconds: float = IDLE_PING_SECONDS) -> Engine:
+def make_engine(url: str, idle_ping_seconds: float = IDLE_PING_SECONDS, pool_size: int = 5) -> Engine:
     """Create an engine; SQLite gets foreign keys on and may be shared across threads; a PostgreSQL
-    connection idle in the pool for over `idle_ping_seconds` is pinged before it is handed out."""
+    connection idle in the pool for over `idle_ping_seconds` is pinged before it is handed out.
+
+    `pool_size` (PostgreSQL): connections kept open, as many as the process has threads using the
+    database (one beyond it is opened for the moment and closed again: a new backend each time)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": _SQLITE_BUSY_SECONDS})
 
@@ -46,7 +49,7 @@ def make_engine(url: str, idle_ping_seconds: float = IDLE_PING_SECONDS) -> Engin
             cursor.close()
 
         return engine
-    engine = create_engine(url)
+    engine = create_engine(url, pool_size=pool_size)
     _ping_when_idle(engine, idle_ping_seconds)
     return engine
 

@@ -9,6 +9,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from matchmaker.api import calllog, errors
 from matchmaker.api.calllog import call_log
 from matchmaker.api.cli import create_api_key_command
+from matchmaker.api.keys import KeyCache
 from matchmaker.plumbing.extensions import csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -39,6 +40,7 @@ def init_app(app: Flask) -> None:
         app.config[key] = int(app.config.get(key, value))  # from the environment they arrive as text
     app.cli.add_command(create_api_key_command)
     calllog.init_app(app)
+    app.extensions["api_keys"] = KeyCache()
     csrf.exempt(bp)  # token-authenticated: no cookies, so nothing for a cross-site request to ride on
     errors.init_app(app)
     app.register_blueprint(bp)

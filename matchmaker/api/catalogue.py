@@ -28,7 +28,14 @@ from models import ApiKey
 
 
 @operation(
-    bp, "GET", "/solutions", tag="服务方案", summary="服务方案列表与检索", query=SolutionQuery, response=SolutionPage
+    bp,
+    "GET",
+    "/solutions",
+    tag="服务方案",
+    summary="服务方案列表与检索",
+    query=SolutionQuery,
+    read_only=True,
+    response=SolutionPage,
 )
 def list_solutions(key: ApiKey, query: SolutionQuery) -> SolutionPage:
     """已入库服务商的已发布方案，可按服务领域、行业、企业规模和关键词筛选；按编号排序，分页稳定。
@@ -56,7 +63,13 @@ def list_solutions(key: ApiKey, query: SolutionQuery) -> SolutionPage:
 
 
 @operation(
-    bp, "GET", f"/solutions/<{ID}:solution_id>", tag="服务方案", summary="读取一个服务方案", response=SolutionOut
+    bp,
+    "GET",
+    f"/solutions/<{ID}:solution_id>",
+    tag="服务方案",
+    summary="读取一个服务方案",
+    read_only=True,
+    response=SolutionOut,
 )
 def read_solution(key: ApiKey, solution_id: int) -> SolutionOut:
     """草稿、已撤回的方案和未在库服务商的方案一律返回 404。"""
@@ -73,7 +86,16 @@ def _provider_outs(providers: list) -> list[ProviderOut]:
     return [provider_out(provider, cases[provider.id], counts[provider.id]) for provider in providers]
 
 
-@operation(bp, "GET", "/providers", tag="服务商", summary="服务商名录", query=ProviderQuery, response=ProviderPage)
+@operation(
+    bp,
+    "GET",
+    "/providers",
+    tag="服务商",
+    summary="服务商名录",
+    query=ProviderQuery,
+    read_only=True,
+    response=ProviderPage,
+)
 def list_providers(key: ApiKey, query: ProviderQuery) -> ProviderPage:
     """已入库（白名单内）的服务商，含服务领域和成功案例。"""
     try:
@@ -85,7 +107,15 @@ def list_providers(key: ApiKey, query: ProviderQuery) -> ProviderPage:
     return ProviderPage(items=_provider_outs(rows), page=query.page, per_page=query.per_page, total=total)
 
 
-@operation(bp, "GET", f"/providers/<{ID}:provider_id>", tag="服务商", summary="读取一个服务商", response=ProviderOut)
+@operation(
+    bp,
+    "GET",
+    f"/providers/<{ID}:provider_id>",
+    tag="服务商",
+    summary="读取一个服务商",
+    read_only=True,
+    response=ProviderOut,
+)
 def read_provider(key: ApiKey, provider_id: int) -> ProviderOut:
     """未入库、已暂停或已撤销的服务商返回 404。"""
     try:
@@ -95,7 +125,9 @@ def read_provider(key: ApiKey, provider_id: int) -> ProviderOut:
     return _provider_outs([provider])[0]
 
 
-@operation(bp, "GET", "/taxonomy", tag="分类", summary="服务领域、行业和能力标签代码", response=TaxonomyOut)
+@operation(
+    bp, "GET", "/taxonomy", tag="分类", summary="服务领域、行业和能力标签代码", read_only=True, response=TaxonomyOut
+)
 def read_taxonomy(key: ApiKey) -> TaxonomyOut:
     """其他接口中使用的代码及其中文名称。"""
     session = get_session()

@@ -84,6 +84,7 @@ def create_docking(key: ApiKey, body: DockingCreate):
     query=DockingQuery,
     response=DockingPage,
     roles=PARTIES,
+    read_only=True,
 )
 def list_dockings(key: ApiKey, query: DockingQuery) -> DockingPage:
     """企业密钥看到本企业发出的申请，服务商密钥看到发给本服务商的申请；最近有进展的在前。"""
@@ -105,6 +106,7 @@ def list_dockings(key: ApiKey, query: DockingQuery) -> DockingPage:
     summary="读取对接状态与进展",
     response=DockingDetail,
     roles=PARTIES,
+    read_only=True,
 )
 def read_docking(key: ApiKey, docking_id: int) -> DockingDetail:
     """当前状态和时间线；其他单位的对接返回 404。"""

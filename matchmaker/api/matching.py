@@ -1,9 +1,11 @@
 """POST /match: rank the live solutions for a free-text need, storing nothing."""
 
+from flask import g
+
 from matchmaker.api import bp
 from matchmaker.api.present import match_item
 from matchmaker.api.registry import operation, service_error
-from matchmaker.api.schemas import MatchRequest, MatchResponse, SuggestionOut
+from matchmaker.api.schemas import MatchRequest, MatchResponse
 from matchmaker.plumbing.db import engine, get_session
 from matchmaker.plumbing.extensions import search_index
 from matchmaker.services import catalogue
@@ -27,8 +29,9 @@ EXAMPLE = {
     body=MatchRequest,
     response=MatchResponse,
     example=EXAMPLE,
+    read_only=True,
 )
-def match(key: ApiKey, body: MatchRequest) -> MatchResponse:
+def match(key: ApiKey, body: MatchRequest) -> dict:
     """用与平台相同的排序（语义、关键词、行业、规模、能力标签、服务领域）对已入库服务商的已发布方案排序，
     每个结果附得分构成和匹配理由。响应中的 suggestion 是从描述中识别出的服务领域、能力标签和行业，
     供调用方确认后作为 industry 再次提交；未给出 industry 时不按行业加权。不保存任何内容。"""
@@ -38,15 +41,18 @@ def match(key: ApiKey, body: MatchRequest) -> MatchResponse:
         )
     except ServiceError as error:
         raise service_error(error) from None
+    g.embedding_cache = "hit" if found.cached else "miss"  # in the request's log line
     suggestion = found.suggestion
-    return MatchResponse(
-        items=[
+    return {
+        "items": [
             match_item(
                 m.match.rank, m.match.score, m.match.parts, m.match.explanation.as_dict(), m.solution, m.provider
             )
             for m in found.matches
         ],
-        suggestion=SuggestionOut(
-            domains=list(suggestion.domains), tags=list(suggestion.tags), industry=suggestion.industry
-        ),
-    )
+        "suggestion": {
+            "domains": list(suggestion.domains),
+            "tags": list(suggestion.tags),
+            "industry": suggestion.industry,
+        },
+    }

@@ -13,9 +13,9 @@ from flask import Blueprint, current_app, g, request
 from pydantic import BaseModel, ValidationError
 
 from matchmaker.api.errors import ApiError, json_response, validation_fields
-from matchmaker.plumbing.db import get_session
+from matchmaker.plumbing import db
+from matchmaker.plumbing.extensions import search_index
 from matchmaker.plumbing.ratelimit import limiter
-from matchmaker.services import api_keys
 from matchmaker.services.errors import ServiceError
 from models import ApiKey, Role
 
@@ -38,6 +38,7 @@ class Operation:
     query: type[BaseModel] | None
     example: dict | None = None
     errors: tuple[int, ...] = field(default=())  # statuses the view itself may answer with
+    read_only: bool = False  # the view only reads: its session is on an autocommit connection
 
 
 OPERATIONS: list[Operation] = []
@@ -58,9 +59,12 @@ def operation(
     status: int = 200,
     example: dict | None = None,
     errors: tuple[int, ...] = (),
+    read_only: bool = False,
 ) -> Callable:
     """Register `view` under `rule`; it is called with the path values, `key`, and `body` / `query`
-    when declared, and returns a `response` instance (or `(instance, headers)`)."""
+    when declared, and returns a `response` instance (or `(instance, headers)`), or the same as plain
+    data: a hot path's view skips building and validating models on every call, and the tests check
+    its answers against `response` instead (tests/api/test_api_contract.py)."""
 
     def decorate(view: Callable) -> Callable:
         op = Operation(
@@ -77,9 +81,12 @@ def operation(
             query=query,
             example=example,
             errors=errors,
+            read_only=read_only,
         )
 
         def handle(**path_values):
+            if op.read_only:
+                db.read_only()
             key = _authenticate(op)
             kwargs = dict(path_values, key=key)
             if query is not None:
@@ -88,9 +95,11 @@ def operation(
                 kwargs["body"] = _parse(body, _json_object(), strict=True)
             result = view(**kwargs)
             result, headers = result if isinstance(result, tuple) else (result, {})
-            if not isinstance(result, response):
+            if isinstance(result, response):
+                result = result.model_dump(mode="json")
+            elif not isinstance(result, dict):
                 raise TypeError(f"{op.endpoint} returned {type(result).__name__}, declared {response.__name__}")
-            return json_response(result.model_dump(mode="json"), status, headers)
+            return json_response(result, status, headers)
 
         handle.__name__ = view.__name__
         bp.add_url_rule(rule, view.__name__, handle, methods=[method])
@@ -111,7 +120,9 @@ def _authenticate(op: Operation) -> ApiKey:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "缺少 API 密钥：请在请求头中携带 Authorization: Bearer <密钥>")
-    key = api_keys.authenticate(get_session(), token.strip())
+    key = current_app.extensions["api_keys"].authenticate(
+        current_app.extensions["db_reader"], search_index(), token.strip()
+    )
     if key is None:
         raise ApiError(401, "API 密钥无效或已被吊销")
     g.api_key_id = key.id

@@ -250,14 +250,25 @@ class MatchEngine:
         ids, semantic, lexical = self._retrieve(need, k)
         return self._candidates(ids, semantic, lexical)
 
-    def _retrieve(self, need: NeedProfile, k: int) -> tuple[list[int], list[float], dict[int, float]]:
-        """The ids `candidates` returns, in order, with their cosines (a list in that order) and lexical scores."""
-        query = np.asarray(self.encoder.encode([need.text])[0], dtype=np.float32)
-        semantic_ids = [i for i, _ in self._vectors.search(query, k)]
-        lexical_hits, lexical = self._lexical.lookup(need.text, k, semantic_ids)
+    def _retrieve(
+        self, need: NeedProfile, k: int, query: np.ndarray | None = None
+    ) -> tuple[list[int], list[float], dict[int, float]]:
+        """The ids `candidates` returns, in order, with their cosines (a list in that order) and lexical scores.
+
+        `query` is the need text's vector when the caller has it already (encoded outside the caller's
+        lock). The vector index's own scores are kept; only the lexical index's extra candidates get
+        their cosines computed here."""
+        if query is None:
+            query = self.encoder.encode([need.text])[0]
+        query = np.asarray(query, dtype=np.float32)
+        found = dict(self._vectors.search(query, k))
+        lexical_hits, lexical = self._lexical.lookup(need.text, k, list(found))
         lexical.update(lexical_hits)
         ids = sorted(lexical)
-        return ids, self._cosines(query, ids), lexical
+        missing = [i for i in ids if i not in found]
+        if missing:
+            found.update(zip(missing, self._cosines(query, missing), strict=True))
+        return ids, [found[i] for i in ids], lexical
 
     def all_candidates(self, need: NeedProfile) -> list[Candidate]:
         """Every solution as a candidate (what the evaluation's single-signal baselines rank)."""
@@ -295,11 +306,14 @@ class MatchEngine:
             )
         return out
 
-    def match(self, need: NeedProfile, top_n: int = 10, k: int = DEFAULT_K) -> list[RankedMatch]:
-        """The top `top_n` solutions for `need`, ranked and explained: `rank` over `candidates`."""
+    def match(
+        self, need: NeedProfile, top_n: int = 10, k: int = DEFAULT_K, query: np.ndarray | None = None
+    ) -> list[RankedMatch]:
+        """The top `top_n` solutions for `need`, ranked and explained: `rank` over `candidates`.
+        `query`: the need text's vector, if the caller encoded it already."""
         if not self._docs:
             return []
-        ids, semantic, lexical = self._retrieve(need, k)
+        ids, semantic, lexical = self._retrieve(need, k, query)
         terms = need_terms(need, self.taxonomy)
         ranked = self._rank_the_best(need, terms, ids, semantic, lexical, top_n)
         if ranked is not None:

@@ -5,19 +5,21 @@ first use from the stored vectors of matchable solutions (published, provider ap
 later uses applies the solution rows stamped after the last change it applied — one indexed
 query — so a publish or a whitelist decision in any worker reaches every worker without a restart.
 
-A busy worker looks at the change counter at most every `poll_seconds` (MATCHMAKER_INDEX_POLL_SECONDS,
-0.2 s by default) rather than on every request: the look is a connection checkout and two round trips,
-a tenth of what a match call costs, and the worker that made a change applies it at once (`refresh`).
+A worker looks at the change counters every `poll_seconds` (MATCHMAKER_INDEX_POLL_SECONDS, 0.2 s by
+default) from a background thread rather than on a request's path (the look was a connection checkout
+and round trips on every request, and a slow answer stalled every thread waiting on the index lock);
+the worker that made a change applies it at once (`refresh`).
 What the interval can delay is only a new solution showing up in another worker: every caller checks
 the solutions it shows, pushes or lists against the database (`_matchable` filters), so a withdrawn
 solution or a suspended provider never appears in the meantime.
 """
 
 import hashlib
-import math
+import logging
+import os
 import threading
-import time
 from collections.abc import Callable, Iterable, Sequence, Set
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sqlalchemy import func
@@ -27,6 +29,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from embeddings import Encoder, load_encoder
+from embeddings.shared import SharedEncoder
 from matchmaker.matching.engine import MatchEngine, SolutionDoc, doc_text
 from matchmaker.matching.fusion import RankedMatch
 from matchmaker.matching.signals import NeedProfile
@@ -44,7 +47,11 @@ from models import (
     SolutionVector,
 )
 
-TAXONOMY_COUNTER = 2  # ChangeCounter row 1 stamps solutions; row 2 counts taxonomy changes
+log = logging.getLogger(__name__)
+
+# ChangeCounter row 1 stamps solutions; row 2 counts taxonomy changes; row 3 API key revocations
+TAXONOMY_COUNTER = 2
+API_KEYS_COUNTER = 3
 
 
 def taxonomy_version(session: Session) -> int:
@@ -143,24 +150,39 @@ def _upsert_vectors(session: Session, values: list[dict]):
     )
 
 
+@dataclass(frozen=True)
+class TextMatchResult:
+    suggestion: Suggestion
+    ranked: list[RankedMatch]
+    cached: bool  # the need text's vector came from the encoder's cache
+
+
 class SearchIndex:
-    """One per process; thread-safe; built lazily so that starting a worker loads no model."""
+    """One per process; thread-safe; built lazily so that starting a worker loads no model.
+
+    With a poll interval (> 0) a background thread of the process looks at the change counters every
+    interval, on an autocommit connection and outside the matching lock, and takes the lock only to
+    apply a change it found: a request never waits on the database for the index, nor behind a slow
+    look. With 0 (the test suite) every use looks first, in the caller's thread.
+    """
 
     def __init__(self, encoder_spec: str, poll_seconds: float = 0.0) -> None:
         self._encoder_spec = encoder_spec
         self._poll_seconds = poll_seconds
-        self._polled_at = -math.inf  # time.monotonic() of the last look at the change counter
-        self._encoder: Encoder | None = None
+        self._encoder: SharedEncoder | None = None
         self._engine: MatchEngine | None = None
         self._taxonomy: Taxonomy | None = None
         self._taxonomy_version = 0  # taxonomy_version() when the taxonomy (and engine) were read
         self._applied_seq = 0
+        self._counters: dict[int, int] = {}  # the change counters at the poller's last look
+        self._poller_pid: int | None = None  # the process whose poll thread runs (gunicorn forks workers)
+        self._stopped = threading.Event()
         self._lock = threading.Lock()
 
     @property
-    def encoder(self) -> Encoder:
+    def encoder(self) -> SharedEncoder:
         if self._encoder is None:
-            self._encoder = load_encoder(self._encoder_spec)
+            self._encoder = SharedEncoder(load_encoder(self._encoder_spec))
         return self._encoder
 
     @property
@@ -173,22 +195,28 @@ class SearchIndex:
 
     def match(self, db: Engine, need: NeedProfile, top_n: int = TOP_N) -> list[RankedMatch]:
         """Rank the matchable solutions for `need`, on an index brought up to date first."""
+        query, _ = self.encoder.encode_one(need.text)  # outside the lock: batched with other threads' texts
         with self._lock:
-            return self._current(db).match(need, top_n)
+            return self._current(db).match(need, top_n, query=query)
 
     def match_among(self, db: Engine, need: NeedProfile, ids: Iterable[int], top_n: int = TOP_N) -> list[RankedMatch]:
         """`MatchEngine.match_among` on an index brought up to date first."""
         with self._lock:
             return self._current(db).match_among(need, ids, top_n)
 
-    def suggest_and_match(
-        self, db: Engine, need: NeedProfile, top_n: int = TOP_N
-    ) -> tuple[Suggestion, list[RankedMatch]]:
-        """`suggest(need.text)` and `match(need)` on one look at the database (the API's hot path)."""
+    def suggest_and_match(self, db: Engine, need: NeedProfile, top_n: int = TOP_N) -> TextMatchResult:
+        """`suggest(need.text)` and `match(need)` (the API's hot path): the text is encoded outside the
+        lock and suggested once (the ranking takes the suggestion as the need's tags and domains, as it
+        would have suggested them itself)."""
+        query, cached = self.encoder.encode_one(need.text)
         with self._lock:
             engine = self._current(db)
-            assert self._taxonomy is not None
-            return suggest(need.text, self._taxonomy), engine.match(need, top_n)
+            taxonomy = self._taxonomy
+        assert taxonomy is not None
+        suggestion = suggest(need.text, taxonomy)
+        suggested = replace(need, tags=need.tags or suggestion.tags, domains=need.domains or suggestion.domains)
+        with self._lock:
+            return TextMatchResult(suggestion, engine.match(suggested, top_n, query=query), cached)
 
     def listing(
         self,
@@ -204,8 +232,21 @@ class SearchIndex:
 
     def suggest(self, db: Engine, text: str) -> Suggestion:
         """Domains, tags and industry the text talks about (needs the taxonomy only, not the model)."""
+        return suggest(text, self.taxonomy(db))
+
+    def taxonomy(self, db: Engine) -> Taxonomy:
+        """The taxonomy as the database holds it: kept current by the poll thread, else read now."""
         with self._lock:
-            return suggest(text, self._taxonomy_of(db))
+            polled = self._taxonomy if self._polling() else None
+            return polled or self._taxonomy_of(db)
+
+    def counter(self, db: Engine, counter_id: int) -> int:
+        """A change counter's value: as the poll thread last saw it (at most one interval old), or read
+        now when no poll thread runs. Other per-process caches key on it (the API key cache)."""
+        if self._polling() and counter_id in self._counters:
+            return self._counters[counter_id]
+        with Session(_autocommit(db)) as session:
+            return read_counters(session).get(counter_id, 0)
 
     def _taxonomy_of(self, db: Engine) -> Taxonomy:
         with Session(db) as session:
@@ -226,23 +267,45 @@ class SearchIndex:
         """Drop the in-memory index; the next use rebuilds it from the stored vectors."""
         with self._lock:
             self._engine, self._taxonomy, self._applied_seq, self._taxonomy_version = None, None, 0, 0
-            self._polled_at = -math.inf
+            self._counters = {}
+
+    def stop_polling(self) -> None:
+        """End the poll thread (an app made and dropped again, as in tests); requests then look themselves."""
+        self._stopped.set()
+        self._poll_seconds = 0.0
+
+    def _polling(self) -> bool:
+        return self._poll_seconds > 0 and self._poller_pid == os.getpid()
 
     def _current(self, db: Engine, fresh: bool = False) -> MatchEngine:
-        """The engine, brought up to date with the database unless it was looked at within the poll
-        interval (`fresh`: look now)."""
-        now = time.monotonic()
-        if self._engine is not None and not fresh and now - self._polled_at < self._poll_seconds:
+        """The engine (caller holds the lock), brought up to date with the database unless the poll
+        thread keeps it so (`fresh`: look now)."""
+        if self._engine is not None and not fresh and self._poll_seconds > 0:
+            if self._poller_pid != os.getpid():  # first use in this process: start its poll thread
+                self._poller_pid = os.getpid()
+                threading.Thread(target=self._poll, args=(db,), name="search-index-poll", daemon=True).start()
             return self._engine
-        self._polled_at = now  # changes committed after this moment are applied at the next look
         with Session(db, expire_on_commit=False) as session:
-            stamps = dict(session.exec(select(ChangeCounter.id, ChangeCounter.value)).all())
+            stamps = read_counters(session)
             if self._engine is None or stamps.get(TAXONOMY_COUNTER, 0) != self._taxonomy_version:
                 self._build(session)  # a taxonomy edit (rare) changes tags and relations: rebuild from stored vectors
             elif stamps.get(1, 0) > self._applied_seq:  # the counter is bumped with every stamp, in its transaction
                 self._catch_up(session, stamps[1])
         assert self._engine is not None
         return self._engine
+
+    def _poll(self, db: Engine) -> None:
+        """The poll thread: look at the counters every interval; take the lock only to apply a change."""
+        reader = _autocommit(db)
+        while not self._stopped.wait(self._poll_seconds):
+            try:
+                with Session(reader) as session:
+                    self._counters = stamps = read_counters(session)
+                if stamps.get(1, 0) > self._applied_seq or stamps.get(TAXONOMY_COUNTER, 0) != self._taxonomy_version:
+                    with self._lock:
+                        self._current(db, fresh=True)
+            except Exception:  # a database hiccup: the next round tries again
+                log.exception("search index: looking for changes failed")
 
     def _build(self, session: Session) -> None:
         seq = session.exec(select(ChangeCounter.value).where(ChangeCounter.id == 1)).one()
@@ -275,6 +338,15 @@ class SearchIndex:
         if keep:
             self._engine.upsert(keep, stored_vectors(session, self.encoder, keep))
         self._applied_seq = max(seq, *(solution.change_seq for solution, _ in changed))
+
+
+def read_counters(session: Session) -> dict[int, int]:
+    return dict(session.exec(select(ChangeCounter.id, ChangeCounter.value)).all())
+
+
+def _autocommit(db: Engine) -> Engine:
+    """`db` for reads that need no transaction: no BEGIN or ROLLBACK round trips (same pool)."""
+    return db.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def reindex(

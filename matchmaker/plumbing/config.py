@@ -7,7 +7,10 @@ from typing import Any
 
 DEFAULTS: dict[str, Any] = {
     "MATCHMAKER_ENCODER": "use",  # use | e5 | st:<local model path or installed name> | hash (tests only)
-    "MATCHMAKER_INDEX_POLL_SECONDS": 0.2,  # how often a worker looks for other workers' changes (search.py)
+    "MATCHMAKER_INDEX_POLL_SECONDS": 0.2,  # how often a worker looks for other workers' changes (search_index.py)
+    # Database connections kept per process: its request threads, the index poll and the API call log
+    # (gunicorn.conf.py sets it from GUNICORN_THREADS).
+    "MATCHMAKER_DB_POOL_SIZE": 6,
     "MATCHMAKER_PAGE_SIZE": 20,
     "MATCHMAKER_DOCKING_CAP": 5,  # docking requests (对接申请) an enterprise may send per need
     "MATCHMAKER_SESSION_COOKIE_SECURE": False,
@@ -35,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 _INT_KEYS = {
+    "MATCHMAKER_DB_POOL_SIZE",
     "MATCHMAKER_PAGE_SIZE",
     "MATCHMAKER_DOCKING_CAP",
     "MATCHMAKER_MAX_UPLOAD_MB",

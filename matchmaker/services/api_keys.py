@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, text, update
 from sqlmodel import Session, col, select
 
-from matchmaker.services import audit
+from matchmaker.matching.search_index import API_KEYS_COUNTER
+from matchmaker.services import audit, changes
 from matchmaker.services.errors import ServiceError
 from models import ApiCallLog, ApiKey, Enterprise, Provider, Role, User, utcnow
 
@@ -93,6 +94,7 @@ def revoke(session: Session, key_id: int, actor_id: int, reason: str, now: datet
         raise ServiceError("该密钥已被吊销")
     key.revoked_at = now or utcnow()
     session.add(key)
+    changes.bump(session, API_KEYS_COUNTER)  # every worker drops the keys it cached (matchmaker.api.keys)
     audit.record(session, actor_id, "api_key.revoke", "api_key", key.id, reason, prefix=key.prefix)
     session.commit()
     return key

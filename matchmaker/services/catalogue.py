@@ -9,7 +9,7 @@ JSON text holds them verbatim).
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import String, cast, func, or_
+from sqlalchemy import Row, String, cast, func, or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -149,16 +149,41 @@ def solution_counts(session: Session, provider_ids: Iterable[int]) -> dict[int, 
 
 
 @dataclass(frozen=True)
+class ProviderName:
+    id: int
+    name: str
+
+
+# What a result list shows of a solution (the API's SolutionBrief, the embed widget): read as columns,
+# not rows, since a solution's description and JSON columns are most of its size.
+_BRIEF_COLUMNS = (
+    Solution.id,
+    Solution.title,
+    Solution.summary,
+    Solution.domain,
+    Solution.industries,
+    Solution.sizes,
+    Solution.modules,
+    Solution.tags,
+    Solution.deployment,
+    Solution.price_range,
+    Solution.delivery_weeks,
+)
+BriefRow = Row  # a row of _BRIEF_COLUMNS, read by attribute (row.title)
+
+
+@dataclass(frozen=True)
 class LiveMatch:
     match: RankedMatch
-    solution: Solution
-    provider: Provider
+    solution: BriefRow
+    provider: ProviderName
 
 
 @dataclass(frozen=True)
 class TextMatch:
     matches: list[LiveMatch]
     suggestion: Suggestion  # what the text names: domains, tags, industry
+    cached: bool  # the text's vector came from the encoder's cache
 
 
 def match_text(
@@ -173,18 +198,28 @@ def match_text(
     """Rank the live solutions for a free-text need; nothing is stored. The suggestion (what the text
     names) is returned for the caller to confirm, never assumed: an industry read off a word in passing
     ("在手机上看" is not a phone maker) would mislead the industry fit. Ranks are renumbered after
-    dropping any solution that stopped being matchable since the index last caught up."""
-    if industry:
-        _check(session, "industry", industries=[industry])
+    dropping any solution that stopped being matchable since the index last caught up (the query that
+    reads the shown columns is that check)."""
+    if industry and index.taxonomy(db).industry(industry) is None:  # the worker's taxonomy: no query
+        raise ServiceError(f"未知的行业：{industry}", field="industry")
     need = NeedProfile(text=text, industry=industry or None, size=size or None)
-    suggestion, ranked = index.suggest_and_match(db, need, top_n)
-    found = {}
-    if ranked:
-        rows = session.exec(_matchable().where(col(Solution.id).in_([m.solution_id for m in ranked])))
-        found = {solution.id: (solution, provider) for solution, provider in rows}
-    live = [m for m in ranked if m.solution_id in found]
+    found = index.suggest_and_match(db, need, top_n)
+    rows = {}
+    if found.ranked:
+        query = (
+            select(*_BRIEF_COLUMNS, Provider.id.label("provider_id"), Provider.name.label("provider_name"))
+            .join(Provider, col(Provider.id) == Solution.provider_id)
+            .where(Solution.status == SolutionStatus.published, Provider.status == ProviderStatus.approved)
+            .where(col(Solution.id).in_([m.solution_id for m in found.ranked]))
+        )
+        rows = {row.id: row for row in session.exec(query)}
+    live = [m for m in found.ranked if m.solution_id in rows]
     matches = [
-        LiveMatch(RankedMatch(m.solution_id, rank, m.score, m.parts, m.explanation), *found[m.solution_id])
+        LiveMatch(
+            RankedMatch(m.solution_id, rank, m.score, m.parts, m.explanation),
+            row := rows[m.solution_id],
+            ProviderName(row.provider_id, row.provider_name),
+        )
         for rank, m in enumerate(live, start=1)
     ]
-    return TextMatch(matches, suggestion)
+    return TextMatch(matches, found.suggestion, found.cached)

@@ -10,15 +10,14 @@ import re
 from collections.abc import Iterable
 
 from pydantic import field_validator
-from sqlalchemy import exists, func, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import exists, func
 from sqlmodel import Field, Session, SQLModel, select
 
 from matchmaker.matching.search_index import TAXONOMY_COUNTER
-from matchmaker.services import audit
+from matchmaker.services import audit, changes
 from matchmaker.services.errors import ServiceError
 from matchmaker.services.stats import json_values
-from models import CapabilityTag, ChangeCounter, Domain, Enterprise, Industry, Need, Provider, Solution, SuccessCase
+from models import CapabilityTag, Domain, Enterprise, Industry, Need, Provider, Solution, SuccessCase
 from models.schemas import CleanList
 
 
@@ -55,22 +54,6 @@ def check_codes(
         _require_known("服务领域", domains, set(session.exec(select(Domain.code))))
     if tags:
         _require_known("能力标签", tags, set(session.exec(select(CapabilityTag.name))))
-
-
-# --- version: how every worker learns that the taxonomy changed -------------------------------------
-
-
-def _bump_version(session: Session) -> None:
-    """Increment the version inside the caller's transaction (the row lock orders concurrent changes);
-    the row is created by the first change, and a racing first change simply updates it."""
-    bump = update(ChangeCounter).where(ChangeCounter.id == TAXONOMY_COUNTER).values(value=ChangeCounter.value + 1)
-    if session.exec(bump).rowcount:
-        return
-    try:
-        with session.begin_nested():
-            session.add(ChangeCounter(id=TAXONOMY_COUNTER, value=1))
-    except IntegrityError:
-        session.exec(bump)
 
 
 # --- editing: validated, audited, never breaking what uses an item ----------------------------------
@@ -347,7 +330,7 @@ def _changed(session, actor_id, kind, action, target_id, reason, before: dict, i
     """Audit the change with the item before and after, bump the taxonomy version, commit."""
     after = _AS_DICT[kind](item) if item is not None else {}
     audit.record(session, actor_id, f"taxonomy.{kind}.{action}", kind, target_id, reason, before=before, after=after)
-    _bump_version(session)
+    changes.bump(session, TAXONOMY_COUNTER)
     session.commit()
 
 

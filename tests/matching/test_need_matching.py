@@ -6,14 +6,13 @@ import re
 import time
 
 import numpy as np
-from sqlalchemy import func
+from sqlalchemy import event, func
 from sqlmodel import Session, select
 
 from embeddings import load_encoder
 from matchmaker import create_app
 from matchmaker.matching.engine import doc_text
 from matchmaker.matching.search_index import stored_vectors, to_doc
-from matchmaker.matching.signals import NeedProfile
 from matchmaker.plumbing.db import engine
 from matchmaker.plumbing.extensions import search_index
 from matchmaker.services import catalogue as catalogue_service
@@ -180,31 +179,42 @@ def test_two_app_instances_on_one_database_stay_in_step(app, db):
         engine().dispose()
 
 
-def test_a_busy_worker_looks_for_other_workers_changes_once_per_poll_interval(app, db, monkeypatch):
-    """Within the interval a worker ranks from what it last saw: a solution another worker published
-    shows up after it, while one another worker suspended is out of every answer at once (each caller
-    checks what it shows against the database)."""
-    busy = create_app(dict(app.config, MATCHMAKER_INDEX_POLL_SECONDS=60))
+def test_a_worker_looks_for_other_workers_changes_in_a_poll_thread_not_on_the_request_path(app, db):
+    """With a poll interval, a request ranks from what the worker last saw and asks the database
+    nothing about changes; the worker's poll thread applies another worker's publish within the
+    interval; a provider another worker suspended is out of every answer at once (each caller checks
+    what it shows against the database)."""
     vendor = approved_provider(db, 905, ["data_collection", "software"])
     mes = publish(db, vendor, MES)
-    with busy.app_context():
-        assert [m.solution_id for m in search_index().match(engine(), NeedProfile(text=NEED_TEXT))] == [mes.id]
-    iot = publish(db, vendor, IOT)  # by another worker: nothing tells this one
+    idle = create_app(dict(app.config, MATCHMAKER_INDEX_POLL_SECONDS=60))  # its thread has not looked yet
+    busy = create_app(dict(app.config, MATCHMAKER_INDEX_POLL_SECONDS=0.2))
 
-    def live_ids() -> list[int]:
-        with busy.app_context(), Session(engine()) as session:
+    def live_ids(worker) -> list[int]:
+        with worker.app_context(), Session(engine()) as session:
             found = catalogue_service.match_text(session, engine(), search_index(), NEED_TEXT)
             return [m.solution.id for m in found.matches]
 
-    assert live_ids() == [mes.id]  # not looked for yet
-    clock = time.monotonic() + 61
-    monkeypatch.setattr("matchmaker.matching.search_index.time.monotonic", lambda: clock)
-    assert live_ids()[0] == iot.id  # the interval has passed: the next request applies the publish
+    assert live_ids(idle) == live_ids(busy) == [mes.id]  # built; the poll threads start
+    iot = publish(db, vendor, IOT)  # by another worker: nothing tells these two
+    statements = []
+    with idle.app_context():
+        listen = (engine(), "before_cursor_execute", lambda *args: statements.append(args[2].lower()))
+        event.listen(*listen)
+        assert live_ids(idle) == [mes.id]  # not looked for yet
+        event.remove(*listen)
+    assert statements and not any("changecounter" in statement for statement in statements)
+
+    deadline = time.monotonic() + 5
+    while live_ids(busy)[0] != iot.id:  # applied by the poll thread (within 0.2 s on a quiet machine)
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
 
     whitelist.decide(db, vendor.id, "suspend", None, "整改期间暂停")  # by another worker
-    assert live_ids() == []  # within the interval, yet out at once
-    with busy.app_context():
-        engine().dispose()
+    assert live_ids(idle) == []  # long before its next look, yet out at once
+    for worker in (idle, busy):
+        with worker.app_context():
+            search_index().stop_polling()
+            engine().dispose()
 
 
 def test_two_workers_storing_the_vector_of_a_new_solution_at_once_both_succeed(app, db):
