@@ -174,9 +174,10 @@ class SearchIndex:
         self._taxonomy: Taxonomy | None = None
         self._taxonomy_version = 0  # taxonomy_version() when the taxonomy (and engine) were read
         self._applied_seq = 0
-        self._counters: dict[int, int] = {}  # the change counters at the poller's last look
+        self._counters: dict[int, int] | None = None  # the change counters at the poll thread's last look
         self._poller_pid: int | None = None  # the process whose poll thread runs (gunicorn forks workers)
         self._stopped = threading.Event()
+        self._start_lock = threading.Lock()  # the request lock may be held by the caller
         self._lock = threading.Lock()
 
     @property
@@ -243,8 +244,10 @@ class SearchIndex:
     def counter(self, db: Engine, counter_id: int) -> int:
         """A change counter's value: as the poll thread last saw it (at most one interval old), or read
         now when no poll thread runs. Other per-process caches key on it (the API key cache)."""
-        if self._polling() and counter_id in self._counters:
-            return self._counters[counter_id]
+        if self._poll_seconds > 0:
+            self._start_polling(db)
+            if self._counters is not None:  # the poll thread has looked
+                return self._counters.get(counter_id, 0)
         with Session(_autocommit(db)) as session:
             return read_counters(session).get(counter_id, 0)
 
@@ -267,7 +270,7 @@ class SearchIndex:
         """Drop the in-memory index; the next use rebuilds it from the stored vectors."""
         with self._lock:
             self._engine, self._taxonomy, self._applied_seq, self._taxonomy_version = None, None, 0, 0
-            self._counters = {}
+            self._counters = None
 
     def stop_polling(self) -> None:
         """End the poll thread (an app made and dropped again, as in tests); requests then look themselves."""
@@ -281,9 +284,7 @@ class SearchIndex:
         """The engine (caller holds the lock), brought up to date with the database unless the poll
         thread keeps it so (`fresh`: look now)."""
         if self._engine is not None and not fresh and self._poll_seconds > 0:
-            if self._poller_pid != os.getpid():  # first use in this process: start its poll thread
-                self._poller_pid = os.getpid()
-                threading.Thread(target=self._poll, args=(db,), name="search-index-poll", daemon=True).start()
+            self._start_polling(db)
             return self._engine
         with Session(db, expire_on_commit=False) as session:
             stamps = read_counters(session)
@@ -294,6 +295,14 @@ class SearchIndex:
         assert self._engine is not None
         return self._engine
 
+    def _start_polling(self, db: Engine) -> None:
+        """Start this process's poll thread on its first use here (a forked worker has no threads)."""
+        if self._poller_pid != os.getpid():
+            with self._start_lock:
+                if self._poller_pid != os.getpid():
+                    self._poller_pid, self._counters = os.getpid(), None  # none seen in this process yet
+                    threading.Thread(target=self._poll, args=(db,), name="search-index-poll", daemon=True).start()
+
     def _poll(self, db: Engine) -> None:
         """The poll thread: look at the counters every interval; take the lock only to apply a change."""
         reader = _autocommit(db)
@@ -301,7 +310,10 @@ class SearchIndex:
             try:
                 with Session(reader) as session:
                     self._counters = stamps = read_counters(session)
-                if stamps.get(1, 0) > self._applied_seq or stamps.get(TAXONOMY_COUNTER, 0) != self._taxonomy_version:
+                behind = (
+                    stamps.get(1, 0) > self._applied_seq or stamps.get(TAXONOMY_COUNTER, 0) != self._taxonomy_version
+                )
+                if self._engine is not None and behind:
                     with self._lock:
                         self._current(db, fresh=True)
             except Exception:  # a database hiccup: the next round tries again

@@ -20,7 +20,7 @@ class ReadOnlySession(Session):
 
 @event.listens_for(ReadOnlySession, "do_orm_execute")
 def _refuse_statement(state) -> None:
-    if not state.is_select:
+    if state.is_insert or state.is_update or state.is_delete:
         raise RuntimeError("a read-only request tried to write")
 
 

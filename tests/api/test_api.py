@@ -10,6 +10,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from matchmaker.api.registry import OPERATIONS
+from matchmaker.api.schemas import MatchResponse
 from matchmaker.services import api_keys, whitelist
 from models import ApiCallLog, ApiKey, AuditLog, Docking, MatchResult, Need
 from tests.api.support import NEED_TEXT, bearer, draft_provider_solution, world
@@ -307,6 +308,14 @@ def test_match_ranks_explains_and_stores_nothing(client, db, w):
         client.post("/api/v1/match", headers=bearer(w.ent_a.token), json={"text": NEED_TEXT, "size": "huge"}), 422
     )
     assert size["fields"] == {"size": "取值不在允许范围内"}
+
+
+def test_the_match_answer_built_as_plain_data_is_exactly_what_its_schema_declares(client, db, w):
+    """The view skips the response models on its hot path; this is where its answer meets them."""
+    for body in ({"text": NEED_TEXT}, {"text": NEED_TEXT, "industry": "furniture", "size": "small", "top_n": 2}):
+        answer = client.post("/api/v1/match", headers=bearer(w.ent_a.token), json=body).get_json()
+        assert answer["items"]
+        assert MatchResponse.model_validate(answer, strict=True).model_dump(mode="json") == answer
 
 
 def test_match_leaves_out_providers_that_left_the_whitelist(client, db, w):
