@@ -59,7 +59,7 @@ def test_a_cached_key_costs_no_lookup_and_a_revoked_one_is_refused_by_every_work
         assert status(worker, w.ent_a.token) == 200  # looked up, kept
     time.sleep(2 * POLL)  # the poll threads have looked at the counters once
     for worker in workers:
-        seen = reads_during(worker, lambda: status(worker, w.ent_a.token))
+        seen = reads_during(worker, lambda worker=worker: status(worker, w.ent_a.token))
         assert not any("apikey" in statement or "changecounter" in statement for statement in seen), seen
 
     key = db.exec(select(ApiKey).where(ApiKey.enterprise_id == w.ent_a.id)).one()
