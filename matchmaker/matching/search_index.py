@@ -266,6 +266,12 @@ class SearchIndex:
             if self._engine is not None:
                 self._current(db, fresh=True)
 
+    def warm(self, db: Engine) -> None:
+        """Load the model and build (or bring up to date) the index now."""
+        self.encoder  # noqa: B018  (loads it)
+        with self._lock:
+            self._current(db, fresh=True)
+
     def reset(self) -> None:
         """Drop the in-memory index; the next use rebuilds it from the stored vectors."""
         with self._lock:

@@ -55,11 +55,34 @@ def warm_up(app: Flask) -> float | None:
     started = time.perf_counter()
     try:
         with app.app_context():
-            search_index().match(engine(), WARM_UP_NEED, top_n=1)
+            search_index().warm(engine())  # built, or caught up with what changed since the master built it
+            search_index().match(engine(), WARM_UP_NEED, top_n=1)  # and the encoder's thread running
     except Exception:
         log.exception("search index warm-up failed; the first match request will build it")
         return None
     return time.perf_counter() - started
+
+
+def warm_up_master(app: Flask) -> float | None:
+    """`warm_up` for gunicorn's master before it forks: the model and the index, but no match (which
+    would start the encoder's thread in a process that never serves), then no connection left open."""
+    started = time.perf_counter()
+    try:
+        with app.app_context():
+            search_index().warm(engine())
+    except Exception:
+        log.exception("search index warm-up in the master failed; each worker will build its own")
+        return None
+    finally:
+        forget_connections(app, close=True)
+    return time.perf_counter() - started
+
+
+def forget_connections(app: Flask, close: bool = False) -> None:
+    """Drop the pooled database connections: closed (in the master), or just forgotten (in a fresh fork,
+    where closing would end the master's sessions)."""
+    with app.app_context():
+        engine().dispose(close=close)
 
 
 def init_app(app: Flask) -> None:

@@ -7,6 +7,7 @@ header, so gunicorn's access log (see gunicorn.conf.py) and a user's bug report 
 
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -55,6 +56,9 @@ def _finish(response: Response) -> Response:
         "user_id": getattr(user, "id", None),
         "role": getattr(user, "role", None),
         "ip": request.remote_addr,
+        "pid": os.getpid(),  # which worker answered
     }
+    if "embedding_cache" in g:  # a match: whether its text's vector was cached (benchmarks/load.py counts)
+        record["embedding_cache"] = g.embedding_cache
     log.info(json.dumps(record, ensure_ascii=False))
     return response

@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+import re
 import runpy
 import urllib.error
 import urllib.request
@@ -103,8 +104,9 @@ def _get(url: str, request_id: str | None = None) -> tuple[int, dict, bytes]:
 
 
 def test_gunicorn_workers_are_warm_before_their_first_request(app, tmp_path):
-    """gunicorn with gunicorn.conf.py and two workers: every answer comes from a worker whose index is
-    already built (post_worker_init), the access log and the app log carry the caller's request id."""
+    """gunicorn with gunicorn.conf.py and two workers forked from a master that loaded the model and the
+    index: every answer comes from a worker whose index is up (post_worker_init), and each request has
+    one log line, carrying the caller's request id and the worker's pid."""
     log_path = tmp_path / "gunicorn.log"
     with gunicorn(app.config["DATABASE_URL"], log_path) as base:
         for n in range(8):
@@ -114,5 +116,8 @@ def test_gunicorn_workers_are_warm_before_their_first_request(app, tmp_path):
             assert "Content-Security-Policy" in headers
     output = log_path.read_text()
     assert output.count("search index ready") == 2, output
-    assert "rid=probe-0000-abcdef" in output  # gunicorn's access log line
-    assert '"request_id": "probe-0000-abcdef"' in output  # the app's JSON line
+    assert "master: model and search index loaded" in output  # before the fork, shared by both workers
+    assert output.count("probe-0000-abcdef") == 1  # one line per request: the app's JSON line
+    line = next(line for line in output.splitlines() if "probe-0000-abcdef" in line)
+    workers = set(re.findall(r"Booting worker with pid: (\d+)", output))
+    assert str(json.loads(line)["pid"]) in workers  # names the worker that answered
