@@ -31,10 +31,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from matchmaker import api
     from matchmaker.commands import cli
-    from matchmaker.plumbing import db, extensions, health, ratelimit, requestlog, security, templating
+    from matchmaker.plumbing import db, extensions, health, pagination, ratelimit, requestlog, security, templating
     from matchmaker.plumbing.errors import register_error_pages
     from matchmaker.web import admin, auth, delivery, docking, embed, enterprise, events, inbox, provider, public
 
+    pagination.init_app(app)  # the bounded int converter, before any route
     requestlog.init_app(app)
     security.init_app(app)
     db.init_app(app)

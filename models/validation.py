@@ -21,6 +21,8 @@ MATURITY_LEVELS = {
     5: "五级 引领级",
 }
 
+MAX_ID = 2_147_483_647  # ids are 32-bit on PostgreSQL; larger numbers can name nothing
+
 _PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
 
 

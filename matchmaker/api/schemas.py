@@ -11,9 +11,9 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from models.tables import NeedStatus
+from models.validation import MAX_ID
 from models.workflow import DockingStatus
 
-MAX_ID = 2_147_483_647  # ids are 32-bit on PostgreSQL; larger numbers can name nothing
 SizeClass = Literal["large", "medium", "small", "micro"]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
