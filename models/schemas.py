@@ -5,9 +5,9 @@ Table rows are then built with `Table.model_validate(schema.model_dump() | extra
 """
 
 import re
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, EmailStr, ValidationError, field_validator
+from pydantic import AfterValidator, EmailStr, ValidationError, ValidationInfo, field_validator
 from sqlmodel import Field, SQLModel
 
 from models.validation import (
@@ -17,6 +17,7 @@ from models.validation import (
     month_error,
     password_error,
     phone_error,
+    text_error,
 )
 
 
@@ -53,19 +54,37 @@ def _password(value: str) -> str:
     return value
 
 
+class Input(SQLModel):
+    """Every input schema: no control characters in any text (a list's items included), and no line
+    break but in the fields named in MULTILINE. Forms, imports and the API all validate through a
+    schema, so this one rule holds at every door."""
+
+    MULTILINE: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _plain_text(cls, value: Any, info: ValidationInfo) -> Any:
+        multiline = info.field_name in cls.MULTILINE
+        for text in value if isinstance(value, list | tuple) else (value,):
+            error = text_error(text, multiline) if isinstance(text, str) else None
+            if error:
+                raise ValueError(error)
+        return value
+
+
 CreditCode = Annotated[str, AfterValidator(_credit_code)]
 Password = Annotated[str, AfterValidator(_password)]
 Phone = Annotated[str, AfterValidator(_phone)]
 CleanList = Annotated[list[str], AfterValidator(_clean_list)]
 
 
-class AccountCreate(SQLModel):
+class AccountCreate(Input):
     email: EmailStr
     password: Password
     display_name: str = Field(min_length=1, max_length=100)
 
 
-class EnterpriseProfile(SQLModel):
+class EnterpriseProfile(Input):
     name: str = Field(min_length=2, max_length=120)
     credit_code: CreditCode
     industry: str = Field(min_length=1, max_length=40)
@@ -86,7 +105,9 @@ class EnterpriseProfile(SQLModel):
         return value
 
 
-class ProviderProfile(SQLModel):
+class ProviderProfile(Input):
+    MULTILINE = frozenset({"service_content", "capabilities", "qualifications"})
+
     name: str = Field(min_length=2, max_length=120)
     credit_code: CreditCode
     contact_name: str = Field(min_length=1, max_length=40)
@@ -118,7 +139,9 @@ class ProviderRegistration(ProviderProfile):
     password: Password
 
 
-class SuccessCaseCreate(SQLModel):
+class SuccessCaseCreate(Input):
+    MULTILINE = frozenset({"description"})
+
     title: str = Field(min_length=2, max_length=120)
     client: str = Field(default="", max_length=120)
     industry: str = Field(default="general", max_length=40)
@@ -126,7 +149,9 @@ class SuccessCaseCreate(SQLModel):
     description: str = Field(default="", max_length=4000)
 
 
-class SolutionWrite(SQLModel):
+class SolutionWrite(Input):
+    MULTILINE = frozenset({"description"})
+
     title: str = Field(min_length=2, max_length=120)
     summary: str = Field(default="", max_length=300)
     description: str = Field(min_length=10, max_length=8000)
@@ -148,7 +173,9 @@ class SolutionWrite(SQLModel):
         return value
 
 
-class NeedCreate(SQLModel):
+class NeedCreate(Input):
+    MULTILINE = frozenset({"description"})
+
     title: str = Field(default="", max_length=120)  # empty: derived from the description
     description: str = Field(min_length=10, max_length=4000)
     industry: str = Field(min_length=1, max_length=40)

@@ -98,3 +98,17 @@ CONTROL_CHARACTER_MESSAGE = "含有不允许的字符（空字符等控制字符
 # but are invisible on the page, and openpyxl refuses exactly this set, so one would break every xlsx
 # export holding the row. DEL and C1 controls are not in it: XML and every database take them.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+LINE_BREAK_MESSAGE = "不能包含换行，请写在一行内"
+# A name or title reaches places that hold one line: an email subject (a CR/LF there made the mail
+# library refuse the header and stalled the outbox), a spreadsheet cell, a page heading.
+LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\x85]")
+
+
+def text_error(value: str, multiline: bool = False) -> str | None:
+    """None when `value` is text a field may hold: no control characters, and no line break unless
+    the field takes several lines."""
+    if CONTROL_CHARACTERS.search(value):
+        return CONTROL_CHARACTER_MESSAGE
+    if not multiline and LINE_BREAKS.search(value):
+        return LINE_BREAK_MESSAGE
+    return None

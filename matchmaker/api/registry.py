@@ -18,6 +18,7 @@ from matchmaker.plumbing.extensions import search_index
 from matchmaker.plumbing.ratelimit import limiter
 from matchmaker.services.errors import ServiceError
 from models import ApiKey, Role
+from models.validation import CONTROL_CHARACTERS
 
 # A path id: a positive 32-bit integer; anything else misses the route (404) before reaching a query.
 ID = "int(min=1, max=2147483647)"
@@ -150,10 +151,14 @@ def _json_object() -> dict:
     return data
 
 
+BAD_TEXT = "含有不允许的字符（控制字符或无效的 Unicode）"
+
+
 def _bad_text(value: object) -> bool:
-    """A string no database can store: NUL characters or lone surrogates (valid JSON escapes both)."""
+    """A string no field may hold: control characters (NUL, ESC, …) or lone surrogates (valid JSON
+    escapes both). Line breaks pass here; the schemas refuse them where a field holds one line."""
     if isinstance(value, str):
-        if "\x00" in value:
+        if CONTROL_CHARACTERS.search(value):
             return True
         try:
             value.encode("utf-8")
@@ -168,9 +173,9 @@ def _bad_text(value: object) -> bool:
 
 
 def _parse(model: type[BaseModel], data: dict, strict: bool) -> BaseModel:
-    bad = {name: "含有不允许的字符（空字符或无效的 Unicode）" for name, value in data.items() if _bad_text(value)}
+    bad = {name: BAD_TEXT for name, value in data.items() if _bad_text(value)}
     if bad or _bad_text(list(data)):
-        raise ApiError(422, fields=bad or {"__all__": "含有不允许的字符（空字符或无效的 Unicode）"})
+        raise ApiError(422, fields=bad or {"__all__": BAD_TEXT})
     try:
         return model.model_validate(data, strict=strict)
     except ValidationError as exc:

@@ -35,7 +35,7 @@ from models import (
     Solution,
     SolutionStatus,
 )
-from models.validation import SIZE_LABELS
+from models.validation import CONTROL_CHARACTERS, SIZE_LABELS
 
 FORMATS = ("xlsx", "csv")
 # Characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection"), with the
@@ -47,11 +47,13 @@ BATCH = 500
 
 
 def safe_cell(value: Any) -> Any:
-    """A text that a spreadsheet would take for a formula gets a leading single quote; numbers,
-    dates and empty cells stay as they are."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+    """A text loses the control characters openpyxl cannot store (rows written before every door
+    refused them, and an import's error report quotes the refused value), and one that a spreadsheet
+    would take for a formula gets a leading single quote; numbers, dates and empty cells stay as they are."""
+    if not isinstance(value, str):
+        return value
+    value = CONTROL_CHARACTERS.sub("", value)
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 @dataclass

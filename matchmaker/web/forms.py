@@ -10,6 +10,7 @@ from wtforms import (
     DateField,
     DecimalField,
     EmailField,
+    Field,
     HiddenField,
     IntegerField,
     PasswordField,
@@ -26,13 +27,7 @@ from wtforms.validators import DataRequired, EqualTo, InputRequired, Optional
 from matchmaker.services import taxonomy
 from matchmaker.services.errors import ServiceError
 from models.schemas import error_messages
-from models.validation import (
-    CONTROL_CHARACTER_MESSAGE,
-    CONTROL_CHARACTERS,
-    MATURITY_LEVELS,
-    PINGSHAN_STREETS,
-    SIZE_LABELS,
-)
+from models.validation import MATURITY_LEVELS, PINGSHAN_STREETS, SIZE_LABELS, text_error
 
 Schema = TypeVar("Schema", bound=SQLModel)
 
@@ -115,17 +110,21 @@ def attach_service_error(form: FlaskForm, error: ServiceError) -> None:
     attach_error(form, error.field, error.message)
 
 
-def _has_control_characters(raw_data: list | None) -> bool:
-    for value in raw_data or ():
+def _text_error(field: Field) -> str | None:
+    """Control characters anywhere (a file's name included); line breaks in a one-line text box."""
+    multiline = isinstance(field, TextAreaField) or not isinstance(field, StringField)
+    for value in field.raw_data or ():
         text = value.filename if isinstance(value, FileStorage) else value
-        if isinstance(text, str) and CONTROL_CHARACTERS.search(text):
-            return True
-    return False
+        error = text_error(text, multiline) if isinstance(text, str) else None
+        if error:
+            return error
+    return None
 
 
 class BaseForm(FlaskForm):
-    """WTForms' own messages (e.g. an invalid choice) in Chinese, and no control characters: every
-    form of the platform derives from it, so a value no field should hold never reaches a view."""
+    """WTForms' own messages (e.g. an invalid choice) in Chinese, no control characters and no line
+    break in a one-line field: every form of the platform derives from it, so a value no field should
+    hold never reaches a view."""
 
     class Meta:
         locales = ("zh",)
@@ -133,8 +132,9 @@ class BaseForm(FlaskForm):
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
         for field in self:
-            if _has_control_characters(field.raw_data):
-                field.errors = [CONTROL_CHARACTER_MESSAGE]  # the field's other messages would be about noise
+            error = _text_error(field)
+            if error:
+                field.errors = [error]  # the field's other messages would be about noise
                 valid = False
         return valid
 

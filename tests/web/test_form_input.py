@@ -14,8 +14,9 @@ from sqlalchemy import select
 from sqlmodel import Session
 from wtforms import StringField, TextAreaField
 
-from matchmaker.web.forms import CONTROL_CHARACTER_MESSAGE, BaseForm
+from matchmaker.web.forms import BaseForm
 from models import Need, Provider, ProviderStatus
+from models.validation import CONTROL_CHARACTER_MESSAGE
 from tests.conftest import PASSWORD, credit_code, csrf_token, enterprise_form, post, provider_form, table_snapshot
 from tests.services.test_import import catalogue_xlsx
 from tests.web.test_enterprise import NEED

@@ -1,0 +1,77 @@
+"""An attacker's probes, driven by the URL map and the schema classes so a new route or field is probed
+automatically: out-of-range integers in every path and in ?page=, and control characters and line
+breaks in every text field of every input schema (forms, imports and the API validate through them).
+"""
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from pydantic import ValidationError
+from werkzeug.routing import IntegerConverter
+
+from models.schemas import Input
+from models.validation import CONTROL_CHARACTER_MESSAGE, LINE_BREAK_MESSAGE
+
+HUGE = "99999999999999999999"
+
+
+def _subclasses(cls: type) -> set[type]:
+    found = set(cls.__subclasses__())
+    return found.union(*(_subclasses(sub) for sub in found))
+
+
+def _probe_urls(app: Flask) -> list[tuple[str, str]]:
+    """(method, url) for every rule with an int argument, each int set to HUGE, strings to "x"."""
+    adapter, probes = app.url_map.bind("localhost"), []
+    for rule in app.url_map.iter_rules():
+        ints = {name for name, conv in rule._converters.items() if isinstance(conv, IntegerConverter)}
+        if not ints:
+            continue
+        others = rule._converters
+        values = {
+            name: int(HUGE) if name in ints else next(iter(getattr(others.get(name), "items", ["x"])))
+            for name in rule.arguments
+        }
+        url = adapter.build(rule.endpoint, values)
+        probes += [(method, url) for method in sorted((rule.methods or set()) & {"GET", "POST"})]
+    return probes
+
+
+def test_huge_integers_in_every_path_are_404(app: Flask, admin_client: FlaskClient):
+    probes = _probe_urls(app)
+    assert len(probes) > 20, "the probe must find the object routes"
+    for method, url in probes:
+        response = admin_client.open(url, method=method)
+        assert response.status_code == 404, (method, url, response.status_code)
+
+
+def test_huge_page_number_is_refused_on_every_page(app: Flask, admin_client: FlaskClient):
+    pages = [r.rule for r in app.url_map.iter_rules() if not r.arguments and "GET" in (r.methods or ())]
+    for url in pages:
+        response = admin_client.get(f"{url}?page={HUGE}")
+        assert response.status_code != 500, (url, response.status_code)  # /readyz may answer 503
+    assert admin_client.get(f"/admin/audit?page={HUGE}").status_code == 400
+
+
+@pytest.mark.parametrize("schema", sorted(_subclasses(Input), key=lambda cls: cls.__name__), ids=lambda c: c.__name__)
+def test_every_text_field_refuses_control_characters_and_single_line_breaks(schema: type[Input]):
+    for name, info in schema.model_fields.items():
+        if info.annotation not in (str, list[str]) and "str" not in str(info.annotation):
+            continue
+        for bad, message in (
+            ("坪山\x01\x1b[31m", CONTROL_CHARACTER_MESSAGE),
+            ("坪山\r\nBcc: x@evil", LINE_BREAK_MESSAGE),
+        ):
+            if message == LINE_BREAK_MESSAGE and name in schema.MULTILINE:
+                continue
+            value = [bad] if "list" in str(info.annotation) else bad
+            with pytest.raises(ValidationError) as caught:
+                schema.model_validate({name: value})
+            errors = {str(e["loc"][0]): str(e.get("ctx", {}).get("error", "")) for e in caught.value.errors()}
+            assert errors.get(name) == message, (schema.__name__, name, errors.get(name))
+
+
+def test_api_refuses_control_characters_in_a_need_title(app: Flask, db):
+    from matchmaker.api.registry import _bad_text
+
+    assert _bad_text({"title": "需求\u0001"}) and _bad_text(["\x1b[2J"]) and not _bad_text("两行\n文字")
