@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from matchmaker.services.notifications import LINK_LABEL
+from matchmaker.services.notifications import LINK_LABEL, one_line
 from models import MailStatus, OutboxMail
 
 logger = logging.getLogger(__name__)
@@ -137,7 +137,14 @@ def send_due(session: Session, settings: MailSettings, now: datetime, limit: int
             attempt = attempts + 1
             mail = session.exec(select(OutboxMail).where(OutboxMail.id == mail_id)).one()
             try:
-                connection.send(message(mail, settings, now))
+                built = message(mail, settings, now)
+            except (ValueError, TypeError) as error:  # a header the mail library refuses: never sendable
+                _finish(session, mail_id, attempt, MailStatus.failed, error=error)
+                logger.warning("mail %s to %s cannot be built: %s", mail_id, mail.to_address, error)
+                counts.failed += 1
+                continue
+            try:
+                connection.send(built)
             except (smtplib.SMTPException, OSError) as error:
                 gave_up = attempt >= settings.max_attempts or _permanent(error)
                 _finish(session, mail_id, attempt, MailStatus.failed if gave_up else MailStatus.pending, error=error)
@@ -158,7 +165,7 @@ def message(mail: OutboxMail, settings: MailSettings, now: datetime) -> EmailMes
     msg = EmailMessage()
     msg["From"] = settings.sender
     msg["To"] = mail.to_address
-    msg["Subject"] = mail.subject
+    msg["Subject"] = one_line(mail.subject)
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = make_msgid(idstring=f"outbox.{mail.id}", domain=settings.sender.rpartition("@")[2] or None)
     msg.set_content(absolute_links(mail.body, settings.base_url))

@@ -18,6 +18,11 @@ SUBJECT_PREFIX = "【坪山数字服务对接平台】"
 LINK_LABEL = "查看详情："  # the line of an email body that carries the link (see mail.absolute_links)
 
 
+def one_line(text: str) -> str:
+    """Whitespace runs (line breaks included) collapsed to one space: a mail header holds one line."""
+    return " ".join(text.split())
+
+
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -31,7 +36,7 @@ def notify(
     user = session.get(User, user_id)
     if email and user is not None and user.is_active:
         text = "\n\n".join(part for part in (body, f"{LINK_LABEL}{link}" if link else "") if part)
-        subject = _cut(f"{SUBJECT_PREFIX}{title}", 200)
+        subject = _cut(one_line(f"{SUBJECT_PREFIX}{title}"), 200)
         session.add(OutboxMail(to_address=user.email, subject=subject, body=text or title))
     return note
 

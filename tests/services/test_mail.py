@@ -241,3 +241,22 @@ def test_without_an_smtp_host_no_thread_starts_and_the_log_says_why(app, caplog)
         app.test_client().get("/")
     assert not app.extensions["outbox_thread"].running
     assert "MATCHMAKER_SMTP_HOST is not set, so emails stay queued" in caplog.text
+
+
+def test_a_mail_that_cannot_be_built_is_failed_and_the_round_goes_on(app, db):
+    """A bad address (a line break in a header) fails that mail alone; the next one is still tried."""
+    from matchmaker.services import mail as outbox
+    from models import MailStatus, OutboxMail, utcnow
+
+    bad = OutboxMail(to_address="a@example.com\r\nBcc: x@evil.example", subject="标题", body="正文")
+    good = OutboxMail(to_address="b@example.com", subject="第一行\r\n第二行", body="正文")
+    db.add_all([bad, good])
+    db.commit()
+    settings = outbox.MailSettings(host="127.0.0.1", port=1, timeout=0.5)  # nothing listens: good retries
+    counts = outbox.send_due(db, settings, utcnow())
+    db.refresh(bad)
+    db.refresh(good)
+    assert bad.status == MailStatus.failed and "Error" in bad.last_error
+    assert good.status == MailStatus.pending and good.attempts == 1
+    assert counts.failed == 1 and counts.retrying == 1
+    assert outbox.message(good, settings, utcnow())["Subject"] == "第一行 第二行"
