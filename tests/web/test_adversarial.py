@@ -75,3 +75,19 @@ def test_api_refuses_control_characters_in_a_need_title(app: Flask, db):
     from matchmaker.api.registry import _bad_text
 
     assert _bad_text({"title": "需求\u0001"}) and _bad_text(["\x1b[2J"]) and not _bad_text("两行\n文字")
+
+
+def test_login_runs_one_password_hash_whether_or_not_the_email_has_an_account(app, db, monkeypatch):
+    """An unknown email must cost what a known one costs, or the answer time tells accounts apart."""
+    from werkzeug import security as hashing
+
+    from matchmaker.services import accounts
+    from models.schemas import AccountCreate
+
+    accounts.create_admin(db, AccountCreate(email="known@example.com", password="Secret123", display_name="管理员"))
+    checked = []
+    real = hashing.check_password_hash
+    monkeypatch.setattr(accounts, "check_password_hash", lambda h, p: checked.append(h) or real(h, p))
+    assert accounts.authenticate(db, "known@example.com", "Wrong1234") is None
+    assert accounts.authenticate(db, "nobody@example.com", "Wrong1234") is None
+    assert len(checked) == 2 and checked[0].split("$")[0] == checked[1].split("$")[0]
