@@ -76,10 +76,15 @@ def init_db_command() -> None:
 def seed_command() -> None:
     """Load the demo data from seed_data/ (idempotent)."""
     from matchmaker.commands.seed import load_demo
+    from matchmaker.commands.seed_activity import load_activity
+    from matchmaker.plumbing.extensions import search_index
+    from matchmaker.services.push import PushCaps
 
     upgrade_database(engine())
     with Session(engine()) as session:
         report = load_demo(session)
+        activity = load_activity(session, engine(), search_index(), PushCaps.from_config(current_app.config))
+        report.created |= activity.created
     created = "，".join(f"{kind} {count}" for kind, count in sorted(report.created.items())) or "无新增（已是最新）"
     click.echo(f"演示数据已加载：{created}")
 

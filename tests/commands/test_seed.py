@@ -2,12 +2,34 @@
 (one test: hashing the demo accounts' passwords makes a load take seconds)."""
 
 from collections import Counter
+from datetime import date, timedelta
 
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from matchmaker.commands.seed import load_demo
-from models import Enterprise, Need, Provider, ProviderStatus, Solution, SuccessCase, User, WhitelistEvent
+from matchmaker.commands.seed_activity import load_activity
+from matchmaker.services import stats
+from matchmaker.services.push import PushCaps
+from models import (
+    Appeal,
+    AppealStatus,
+    Docking,
+    DockingEvent,
+    DockingStatus,
+    Enterprise,
+    MatchFeedback,
+    MatchResult,
+    Need,
+    Notification,
+    Provider,
+    ProviderStatus,
+    PushRecord,
+    Solution,
+    SuccessCase,
+    User,
+    WhitelistEvent,
+)
 
 
 def counts(db) -> dict[str, int]:
@@ -34,3 +56,48 @@ def test_demo_data_loads_twice_without_duplicates(db):
     industries = set(db.exec(select(Enterprise.industry)))
     plan = {"furniture", "watch", "leather", "auto_parts", "ic", "biopharma", "smart_terminal", "new_energy"}
     assert plan <= industries
+
+
+def test_the_demo_district_has_half_a_year_of_activity_and_loads_twice(db, db_engine, index, app):
+    """The activity seed goes through the services: every need ranked and pushed, dockings in every
+    state with their timelines, feedback, a warning, an appeal, listings about to expire; and the
+    dashboard's figures computed from those rows are not zero. A second load adds nothing."""
+    load_demo(db)
+    caps = PushCaps.from_config(app.config)
+    first = load_activity(db, db_engine, index, caps)
+    tables = (MatchResult, PushRecord, Docking, DockingEvent, MatchFeedback, Appeal, Notification)
+    after = {t.__name__: db.exec(select(func.count()).select_from(t)).one() for t in tables}
+    assert load_activity(db, db_engine, index, caps).created == {}
+    assert {t.__name__: db.exec(select(func.count()).select_from(t)).one() for t in tables} == after
+    assert first.created["rankings"] == db.exec(select(func.count()).select_from(Need)).one()
+    assert first.created["pushes"] == after["PushRecord"] > 0
+
+    assert set(db.exec(select(Docking.status))) == set(DockingStatus)
+    for docking in db.exec(select(Docking)):
+        timeline = db.exec(
+            select(DockingEvent.to_status, DockingEvent.created_at)
+            .where(DockingEvent.docking_id == docking.id)
+            .order_by(col(DockingEvent.id))
+        ).all()
+        assert timeline[0][0] == DockingStatus.requested and timeline[-1][0] == docking.status
+        assert [when for _, when in timeline] == sorted(when for _, when in timeline)  # back-dated in order
+        assert docking.created_at >= db.get(Need, docking.need_id).created_at
+    assert set(db.exec(select(MatchFeedback.verdict))) == {"useful", "irrelevant"}
+
+    today = date.today()
+    assert db.exec(select(Provider).where(col(Provider.rectify_by).is_not(None))).all()
+    assert db.exec(select(Appeal).where(Appeal.status == AppealStatus.pending)).all()
+    expiring = db.exec(
+        select(Provider).where(
+            Provider.status == ProviderStatus.approved, col(Provider.approved_until) <= today + timedelta(days=30)
+        )
+    ).all()
+    assert len(expiring) == 2
+
+    period = stats.Period.months_ending(today)
+    coverage = stats.match_coverage(db, period, 0.3)
+    assert coverage.unranked == 0 and coverage.covered > 0 and coverage.unmet > 0
+    assert stats.unmet_demand(db, period, 0.3)
+    assert all(count > 0 for _, count in stats.docking_funnel(db, period))
+    assert stats.contract_value(db, period).amount > 0
+    assert stats.satisfaction(db, period).count > 0

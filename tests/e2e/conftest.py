@@ -16,7 +16,10 @@ from werkzeug.serving import make_server
 
 from matchmaker import create_app
 from matchmaker.commands.seed import load_demo
+from matchmaker.commands.seed_activity import load_activity
 from matchmaker.plumbing.db import engine
+from matchmaker.plumbing.extensions import search_index
+from matchmaker.services.push import PushCaps
 from models import upgrade_database
 
 CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
@@ -48,6 +51,7 @@ def live_url(tmp_path_factory) -> Iterator[str]:
         upgrade_database(engine())
         with Session(engine()) as session:
             load_demo(session)
+            load_activity(session, engine(), search_index(), PushCaps.from_config(app.config))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
