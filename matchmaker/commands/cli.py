@@ -181,6 +181,21 @@ def tune_weights_command(paths: tuple[str, ...], folds: int, step: float, encode
     click.echo(format_cross_validation(cross_validate(tables, folds=folds, step=step, fixed=fixed)))
 
 
+@click.command("match-bands")
+@with_appcontext
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--encoder", default=None, help="encoder spec (default: MATCHMAKER_ENCODER)")
+def match_bands_command(paths: tuple[str, ...], encoder: str | None) -> None:
+    """Derive the match bands' score cut-offs from labelled sets (see matching/bands.py), in memory."""
+    from embeddings import load_encoder
+    from matchmaker.matching.bands import derive, format_bands, labelled_pairs
+    from matchmaker.matching.evaluation import DEFAULT_TAXONOMY, load_taxonomy
+
+    spec = encoder or current_app.config["MATCHMAKER_ENCODER"]
+    pairs = labelled_pairs(paths, load_encoder(spec), load_taxonomy(DEFAULT_TAXONOMY))
+    click.echo(format_bands(pairs, derive(pairs)))
+
+
 @click.command("whitelist-sweep")
 @with_appcontext
 @click.option(
@@ -218,6 +233,7 @@ def init_app(app: Flask) -> None:
         reindex_command,
         evaluate_command,
         tune_weights_command,
+        match_bands_command,
         whitelist_sweep_command,
         event_sweep_command,
     )

@@ -24,6 +24,11 @@ DEFAULTS: dict[str, Any] = {
     "MATCHMAKER_PUSH_PER_PROVIDER_DAY": 5,
     "MATCHMAKER_PUSH_PER_ENTERPRISE_DAY": 5,
     "MATCHMAKER_PUSH_PER_NEED": 3,
+    # Match bands shown on need pages, derived by `flask match-bands` (matchmaker/matching/bands.py) from
+    # seed_data/dev_set.json + the real development set: results >= each are 91% / 70% / 40% relevant
+    "MATCHMAKER_BAND_HIGH": 0.45,
+    "MATCHMAKER_BAND_GOOD": 0.41,
+    "MATCHMAKER_BAND_PARTIAL": 0.34,
     # Email outbox: with no SMTP host, mail stays queued (see matchmaker/services/mail.py)
     "MATCHMAKER_SMTP_HOST": "",
     "MATCHMAKER_SMTP_PORT": 25,
@@ -50,7 +55,13 @@ _INT_KEYS = {
     "MATCHMAKER_MAIL_BACKOFF_SECONDS",
     "MATCHMAKER_MAIL_INTERVAL",
 }
-_FLOAT_KEYS = {"MATCHMAKER_PUSH_THRESHOLD", "MATCHMAKER_INDEX_POLL_SECONDS"}
+_FLOAT_KEYS = {
+    "MATCHMAKER_PUSH_THRESHOLD",
+    "MATCHMAKER_INDEX_POLL_SECONDS",
+    "MATCHMAKER_BAND_HIGH",
+    "MATCHMAKER_BAND_GOOD",
+    "MATCHMAKER_BAND_PARTIAL",
+}
 _BOOL_KEYS = {"MATCHMAKER_SESSION_COOKIE_SECURE", "MATCHMAKER_SMTP_STARTTLS"}
 
 
