@@ -23,7 +23,9 @@ by it: the enterprise sees every match on its need's page and can ask any provid
 
 Caps (all configurable): at most MATCHMAKER_PUSH_PER_PROVIDER_DAY pushed needs per provider and
 MATCHMAKER_PUSH_PER_ENTERPRISE_DAY pushed solutions per enterprise in any 24 hours before `now`, and
-at most MATCHMAKER_PUSH_PER_NEED pushes of each kind per need in its lifetime. A recipient over its
+at most MATCHMAKER_PUSH_PER_NEED pushes of each kind per need in its lifetime; an enterprise hears of
+new solutions for one need at most once in 24 hours (the promise a need page makes when it has no
+good match yet: "we will tell you when a better-fitting solution is published"). A recipient over its
 cap is skipped and the next qualifying match takes its place.
 """
 
@@ -195,6 +197,8 @@ def push_solution(
             continue
         if _count(session, SOLUTION_TO_ENTERPRISE, need_id=need.id) >= caps.per_need:
             continue
+        if _count(session, SOLUTION_TO_ENTERPRISE, need_id=need.id, since=now - WINDOW):
+            continue  # one message per need a day, however many better solutions are published that day
         recent = _count(session, SOLUTION_TO_ENTERPRISE, enterprise_id=enterprise.id, since=now - WINDOW)
         if recent >= caps.per_enterprise_day:
             continue

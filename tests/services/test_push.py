@@ -400,6 +400,24 @@ def test_solution_pushes_per_need_are_capped(db, db_engine, index, two_needs):
     assert told == [1, 1, 0]
 
 
+def test_an_enterprise_hears_about_one_need_at_most_once_a_day(db, db_engine, index, two_needs):
+    vendor = make_provider(db, 600)
+    caps = PushCaps(threshold=0.0, per_provider_day=5, per_enterprise_day=10, per_need=5)
+    told = []
+    for title, at in (
+        ("设备联网方案甲", T0),
+        ("设备联网方案乙", T0 + timedelta(hours=2)),
+        ("设备联网方案丙", T0 + timedelta(hours=25)),
+    ):
+        solution = make_solution(db, vendor, title=title)
+        index.refresh(db_engine)
+        told.append([r.need_id for r in push_solution(db, db_engine, index, solution, at, caps)])
+    iot_need = two_needs["iot"].id
+    assert told == [[iot_need], [], [iot_need]]
+    user = db.get(Enterprise, two_needs["iot"].enterprise_id).user_id
+    assert len(notes_of(db, user)) == 2
+
+
 def test_unlisted_providers_and_closed_needs_push_nothing(db, db_engine, index, two_needs):
     vendor = make_provider(db, 600)
     solution = make_solution(db, vendor)
