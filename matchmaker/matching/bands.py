@@ -84,6 +84,11 @@ def derive(pairs: Sequence[ScoredPair]) -> list[BandReport]:
     return reports
 
 
+def configured_cutoffs(config) -> dict[str, float]:
+    """The cut-offs in use: MATCHMAKER_BAND_HIGH / _GOOD / _PARTIAL."""
+    return {band: float(config[f"MATCHMAKER_BAND_{band.upper()}"]) for band, _ in TARGETS}
+
+
 def band_of(score: float, cutoffs: dict[str, float]) -> str | None:
     """The band a score falls in ("high" | "good" | "partial"), or None below the partial cut-off."""
     for band, _ in TARGETS:

@@ -2,8 +2,9 @@
 
 from datetime import UTC, date, datetime, timedelta, timezone
 
-from flask import Flask, g
+from flask import Flask, current_app, g
 
+from matchmaker.matching.bands import BAND_LABELS, band_of, configured_cutoffs
 from matchmaker.plumbing.db import get_session
 from matchmaker.services import taxonomy as taxonomy_service
 from matchmaker.services.labels import (
@@ -59,6 +60,12 @@ def _audit_action(action: str) -> str:
     return AUDIT_LABELS.get(action, action)
 
 
+def _band(score: float) -> tuple[str, str]:
+    """(css key, words) of a match score's band; ("low", "匹配度较低") below the partial band."""
+    band = band_of(score, configured_cutoffs(current_app.config))
+    return (band, BAND_LABELS[band]) if band else ("low", "匹配度较低")
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         size=_label(SIZE_LABELS),
@@ -74,4 +81,5 @@ def init_app(app: Flask) -> None:
         signal=_label(SIGNAL_LABELS),
         when=_when,
         audit_action=_audit_action,
+        band=_band,
     )

@@ -95,3 +95,22 @@ def stored_matches(session: Session, need_id: int) -> list[ShownMatch]:
         .order_by(col(MatchResult.rank))
     )
     return [ShownMatch(result, solution, provider) for result, solution, provider in rows]
+
+
+SHOWN_FIRST = 5  # results on a need page at once
+SHOWN_MORE = 5  # behind 查看更多
+
+
+@dataclass(frozen=True)
+class Recommendations:
+    """What a need page recommends: the first results, the next ones on demand, and how many results
+    scored below the partial band (matching/bands.py) and are not recommended at all."""
+
+    first: list[ShownMatch]
+    more: list[ShownMatch]
+    withheld: int
+
+
+def recommendations(shown: list[ShownMatch], partial_cutoff: float) -> Recommendations:
+    kept = [m for m in shown if m.result.score >= partial_cutoff]
+    return Recommendations(kept[:SHOWN_FIRST], kept[SHOWN_FIRST : SHOWN_FIRST + SHOWN_MORE], len(shown) - len(kept))

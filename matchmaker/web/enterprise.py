@@ -1,8 +1,9 @@
 """The manufacturer's pages: company profile and needs."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 
+from matchmaker.matching.bands import configured_cutoffs
 from matchmaker.plumbing.db import engine, get_session
 from matchmaker.plumbing.extensions import search_index
 from matchmaker.plumbing.pagination import Page, requested_page
@@ -126,7 +127,14 @@ def need_detail(need_id: int):
     if need.status == NeedStatus.open and not matching.has_snapshot(session, need.id):
         matching.match_need(session, engine(), search_index(), need)  # e.g. a need imported or seeded
     shown = matching.stored_matches(session, need.id)
-    return render_template("enterprise/need_detail.html", need=need, matches=shown, form=ConfirmForm())
+    partial = configured_cutoffs(current_app.config)["partial"]
+    return render_template(
+        "enterprise/need_detail.html",
+        need=need,
+        matches=shown,
+        recs=matching.recommendations(shown, partial),
+        form=ConfirmForm(),
+    )
 
 
 @bp.route("/needs/<int:need_id>/rematch", methods=["POST"])

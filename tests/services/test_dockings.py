@@ -543,7 +543,7 @@ def test_enterprise_asks_from_the_need_page_and_sees_the_status(market, enterpri
     w, _ = market
     need_page = f"/enterprise/needs/{w.need.id}"
     html = enterprise_client.get(need_page).get_data(as_text=True)
-    assert html.count(">申请对接</button>") == 3 and "尚未申请对接" in html
+    assert html.count(">发送对接申请</button>") == 3 and "尚未申请对接" in html
     assert f'for="message-{w.solutions[0].id}"' in html
     assert "平台对接记录：暂无已验收的项目" in html
 
@@ -552,7 +552,7 @@ def test_enterprise_asks_from_the_need_page_and_sees_the_status(market, enterpri
     docking = the_docking(store, w)
     assert (docking.message, docking.status) == ("想了解报价", D.requested)
     html = enterprise_client.get(need_page).get_data(as_text=True)
-    assert html.count(">申请对接</button>") == 2
+    assert html.count(">发送对接申请</button>") == 2
     assert f'href="/dockings/{docking.id}"' in html and "待服务商答复" in html and "已申请 1 / 5 家服务商" in html
 
     again = post(enterprise_client, request_url(w, 0), {"message": ""}, page=need_page)
@@ -567,7 +567,7 @@ def test_cap_reached_hides_the_request_forms_and_explains(app, market, enterpris
     post(enterprise_client, request_url(w, 0), {}, page=need_page)
     post(enterprise_client, request_url(w, 1), {}, page=need_page)
     html = enterprise_client.get(need_page).get_data(as_text=True)
-    assert ">申请对接</button>" not in html and "本需求已向 2 家服务商申请对接，达到上限" in html
+    assert ">发送对接申请</button>" not in html and "本需求已向 2 家服务商申请对接，达到上限" in html
     response = post(enterprise_client, request_url(w, 2), {}, page=need_page)
     assert "每个需求最多向 2 家服务商申请对接" in enterprise_client.get(response.headers["Location"]).get_data(
         as_text=True
@@ -584,7 +584,7 @@ def test_feedback_buttons_store_and_show_the_verdict(market, enterprise_client, 
     assert store.exec(select(MatchFeedback.verdict)).all() == ["irrelevant"]
     html = enterprise_client.get(need_page).get_data(as_text=True)
     assert "您已标记为“不相关”" in html
-    assert re.search(r'value="irrelevant" class="" aria-pressed="true"', html)
+    assert re.search(r'value="irrelevant" class="chosen" aria-pressed="true"', html)
     bad = post(enterprise_client, url, {"verdict": "bogus"}, page=need_page)
     assert "评价只能是" in enterprise_client.get(bad.headers["Location"]).get_data(as_text=True)
     assert store.exec(select(MatchFeedback.verdict)).all() == ["irrelevant"]
