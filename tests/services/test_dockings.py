@@ -13,7 +13,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from matchmaker.plumbing.db import engine
-from matchmaker.services import api_keys, dockings, providers, whitelist
+from matchmaker.services import api_keys, dockings, matching, providers, whitelist
 from matchmaker.services.dockings import TRANSITIONS, MoveDetails, Party
 from matchmaker.services.errors import ServiceError
 from models import (
@@ -786,3 +786,30 @@ def test_lists_filter_by_status_and_paginate(app, market, enterprise_client, sto
     assert "设备联网方案0" in vendor_list and "设备联网方案1" not in vendor_list
     nav = enterprise_client.get("/enterprise/").get_data(as_text=True)
     assert 'href="/dockings/">我的对接' in nav
+
+
+def test_the_need_page_names_bands_in_words_and_withholds_weak_results(app, enterprise_client, market):
+    """Scores 0.89 / 0.88 / 0.87: with the cut-offs moved, the first is 高度匹配, the second 较匹配, the
+    third falls below 部分匹配 and is not recommended; the page promises a notification instead."""
+    w, _ = market
+    app.config |= {"MATCHMAKER_BAND_HIGH": 0.885, "MATCHMAKER_BAND_GOOD": 0.875, "MATCHMAKER_BAND_PARTIAL": 0.875}
+    html = enterprise_client.get(f"/enterprise/needs/{w.need.id}").get_data(as_text=True)
+    assert "高度匹配 89%" in html and "较匹配 88%" in html
+    assert w.solutions[2].title not in html and "另有 1 个方案匹配度过低，不作推荐" in html
+    assert "有更合适的方案发布时，平台会通过站内消息和邮件通知您" in html
+    assert html.count('<details class="apply">') == 2  # the docking form sits behind 申请对接
+
+    app.config["MATCHMAKER_BAND_PARTIAL"] = 0.5
+    html = enterprise_client.get(f"/enterprise/needs/{w.need.id}").get_data(as_text=True)
+    assert "部分匹配 87%" in html and "不作推荐" not in html and "通知您" not in html
+
+
+def test_results_six_to_ten_wait_behind_more_and_weak_ones_are_counted():
+    def shown(score: float) -> matching.ShownMatch:
+        return matching.ShownMatch(MatchResult(need_id=1, solution_id=1, rank=1, score=score), None, None)
+
+    scores = [0.9, 0.8, 0.7, 0.6, 0.55, 0.5, 0.45, 0.4, 0.3, 0.2, 0.1]
+    recs = matching.recommendations([shown(s) for s in scores], partial_cutoff=0.35)
+    assert [m.result.score for m in recs.first] == scores[:5]
+    assert [m.result.score for m in recs.more] == [0.5, 0.45, 0.4]
+    assert recs.withheld == 3
