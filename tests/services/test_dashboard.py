@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import Session, select
 
 from matchmaker.services import stats
+from matchmaker.web.admin import charts
 from models import (
     AuditLog,
     Docking,
@@ -363,3 +364,23 @@ def test_only_admins_see_the_dashboard(request, who):
 def test_anonymous_visitors_are_sent_to_login(client):
     response = client.get("/admin/dashboard")
     assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
+
+
+def test_a_period_without_data_says_so_in_one_sentence_per_chart(admin_client, world):
+    """No blank plot and no zero axis: each chart with nothing to draw is one sentence."""
+    html = admin_client.get("/admin/dashboard?from=2019-01&to=2019-03").get_data(as_text=True)
+    assert "<svg" not in html and "查看数据表" not in html
+    for sentence in ("区间内没有新发布的需求。", "区间内没有对接申请。", "区间内没有验收评价。"):
+        assert f'<p class="empty">{sentence}</p>' in html
+    assert '<p class="empty">区间内没有已计算匹配的开放需求，暂无供需缺口可看。</p>' in html
+    assert "供需缺口明细" not in html  # no empty table under it either
+
+
+def test_empty_charts_are_sentences_and_charts_with_data_are_drawn():
+    months = ["2026-01", "2026-02"]
+    empty = charts.stacked_bar_chart("a", "标题", "说明", months, [charts.Series("家具", [0, 0])], empty="没有需求。")
+    assert empty.empty == "没有需求。" and empty.svg == ""
+    assert charts.funnel_chart("f", "漏斗", "说明", [("申请", 0), ("接受", 0)], empty="没有对接。").empty
+    assert charts.heatmap("h", "缺口", "说明", [], [], [], empty="没有缺口。").empty == "没有缺口。"
+    drawn = charts.bar_chart("b", "满意度", "说明", [("5 分", 2), ("4 分", 0)], empty="没有评价。")
+    assert drawn.empty == "" and "<svg" in drawn.svg

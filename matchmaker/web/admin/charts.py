@@ -27,11 +27,19 @@ class Table:
 
 @dataclass(frozen=True)
 class Chart:
+    """A drawn chart; `empty` is the sentence shown instead of it when it has no data to draw."""
+
     id: str
     title: str
     description: str
     svg: Markup
     table: Table
+    empty: str = ""
+
+
+def _blank(chart_id: str, title: str, sentence: str, table: Table) -> Chart:
+    """A chart with nothing to draw: one sentence in place of an empty plot or a zero axis."""
+    return Chart(chart_id, title, sentence, Markup(""), table, empty=sentence)
 
 
 @dataclass(frozen=True)
@@ -110,8 +118,17 @@ def colours_for(names: Sequence[str], other: str | None = None) -> list[str]:
 # --- charts ---------------------------------------------------------------------------------------
 
 
-def bar_chart(chart_id: str, title: str, description: str, items: Sequence[tuple[str, float]], unit: str = "") -> Chart:
+def bar_chart(
+    chart_id: str,
+    title: str,
+    description: str,
+    items: Sequence[tuple[str, float]],
+    unit: str = "",
+    empty: str = "区间内没有数据。",
+) -> Chart:
     """Horizontal bars, one per (label, value), in the given order (long Chinese labels read well)."""
+    if not any(value for _, value in items):
+        return _blank(chart_id, title, empty, Table(["项目", "数值"], []))
     label_width = max((text_width(label) for label, _ in items), default=0) + 12
     top_value = _nice_max(max((value for _, value in items), default=0))
     bar_area, row = 420.0, 26
@@ -171,8 +188,11 @@ def stacked_bar_chart(
     categories: Sequence[str],
     series: Sequence[Series],
     other: str | None = None,
+    empty: str = "区间内没有数据。",
 ) -> Chart:
     """Vertical columns per category (e.g. month), stacked by series; `other` is drawn grey."""
+    if not any(v for s in series for v in s.values):
+        return _blank(chart_id, title, empty, _series_table(categories, series, "月份"))
     left, top, plot_w, plot_h = 44.0, 12.0, 640.0, 220.0
     totals = [sum(s.values[i] for s in series) for i in range(len(categories))]
     top_value = _nice_max(max(totals, default=0))
@@ -205,9 +225,16 @@ def stacked_bar_chart(
 
 
 def line_chart(
-    chart_id: str, title: str, description: str, categories: Sequence[str], series: Sequence[Series]
+    chart_id: str,
+    title: str,
+    description: str,
+    categories: Sequence[str],
+    series: Sequence[Series],
+    empty: str = "区间内没有数据。",
 ) -> Chart:
     """One line per series over the categories (e.g. months), with a dot per value."""
+    if not any(v for s in series for v in s.values):
+        return _blank(chart_id, title, empty, _series_table(categories, series, "月份"))
     left, top, plot_w, plot_h = 44.0, 12.0, 640.0, 220.0
     top_value = _nice_max(max((v for s in series for v in s.values), default=0))
     body, slot = _axes(left, top, plot_w, plot_h, top_value, categories)
@@ -235,8 +262,12 @@ def line_chart(
     return Chart(chart_id, title, description, svg, _series_table(categories, series, "月份"))
 
 
-def funnel_chart(chart_id: str, title: str, description: str, stages: Sequence[tuple[str, int]]) -> Chart:
+def funnel_chart(
+    chart_id: str, title: str, description: str, stages: Sequence[tuple[str, int]], empty: str = "区间内没有数据。"
+) -> Chart:
     """Centred bars narrowing stage by stage, each with its count and its share of the first stage."""
+    if not any(count for _, count in stages):
+        return _blank(chart_id, title, empty, Table(["阶段", "数量"], []))
     width, row, label_w = 680.0, 44, 120.0
     area = width - label_w - 20
     first = stages[0][1] if stages else 0
@@ -275,8 +306,11 @@ def heatmap(
     row_labels: Sequence[str],
     column_labels: Sequence[str],
     values: Sequence[Sequence[int]],
+    empty: str = "区间内没有数据。",
 ) -> Chart:
     """A grid of counts, darker for more, with the count written in each non-empty cell."""
+    if not any(v for row in values for v in row):
+        return _blank(chart_id, title, empty, Table(["", *column_labels], []))
     label_w = max((text_width(label) for label in row_labels), default=0) + 14
     cell_w = max(64.0, text_width("一" * 7, 11) + 8)
     headings = [[label[k : k + 7] for k in range(0, len(label), 7)] or [""] for label in column_labels]

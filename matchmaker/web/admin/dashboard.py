@@ -37,6 +37,14 @@ RANK_BATCH = 200  # needs ranked per click of 计算匹配, so one request stays
 FUNNEL_LABELS = {"requested": "对接申请", "accepted": "服务商接受", "contracted": "签约", "completed": "验收完成"}
 OTHER = "其他"
 FORMATS = {"xlsx": "Excel（XLSX）", "csv": "CSV（UTF-8，带 BOM）"}
+# The dashboard's sections below its key figures, in order: one template each, rendered with the page's
+# context. A new section is a template and a line here (its figures added to `_dashboard`).
+SECTIONS = [
+    "admin/dashboard/_needs.html",
+    "admin/dashboard/_gaps.html",
+    "admin/dashboard/_dockings.html",
+    "admin/dashboard/_exports.html",
+]
 
 
 def good_match_score() -> float:
@@ -135,6 +143,7 @@ def _dashboard(session: Session, period: stats.Period, threshold: float) -> dict
             months,
             _top_series(by_industry, industry, TOP_INDUSTRIES),
             other=OTHER,
+            empty="区间内没有新发布的需求。",
         ),
         charts.stacked_bar_chart(
             "needs-size",
@@ -142,6 +151,7 @@ def _dashboard(session: Session, period: stats.Period, threshold: float) -> dict
             _summary(by_size, size, "需求"),
             months,
             [charts.Series(size(key), values) for key, values in by_size.rows.items()],
+            empty="区间内没有新发布的需求。",
         ),
         charts.line_chart(
             "needs-domain",
@@ -149,6 +159,7 @@ def _dashboard(session: Session, period: stats.Period, threshold: float) -> dict
             _summary(by_domain, domain, "需求"),
             months,
             [charts.Series(domain(key), values) for key, values in by_domain.rows.items()],
+            empty="区间内的需求都没有注明服务领域。" if by_size.rows else "区间内没有新发布的需求。",
         ),
     ]
     funnel_chart = charts.funnel_chart(
@@ -156,6 +167,7 @@ def _dashboard(session: Session, period: stats.Period, threshold: float) -> dict
         "对接漏斗（按申请时间）",
         "，".join(f"{FUNNEL_LABELS[stage]} {count}" for stage, count in funnel) + "。",
         [(FUNNEL_LABELS[stage], count) for stage, count in funnel],
+        empty="区间内没有对接申请。",
     )
     rating_chart = charts.bar_chart(
         "satisfaction",
@@ -163,6 +175,7 @@ def _dashboard(session: Session, period: stats.Period, threshold: float) -> dict
         f"共 {ratings.count} 次评价" + (f"，平均 {ratings.average:.1f} 分。" if ratings.average is not None else "。"),
         [(f"{score} 分", count) for score, count in sorted(ratings.ratings.items(), reverse=True)],
         unit="次",
+        empty="区间内没有验收评价。",
     )
     gap_industries = _ordered_keys(gaps, lambda g: g.industry)[:HEATMAP_ROWS]
     gap_domains = [code for code in domains if any(g.domain == code for g in gaps)]
@@ -181,6 +194,7 @@ def _dashboard(session: Session, period: stats.Period, threshold: float) -> dict
         [industry(code) for code in gap_industries],
         [domain(code) for code in gap_domains],
         [[cells.get((i, d), 0) for d in gap_domains] for i in gap_industries],
+        empty="区间内没有供需缺口。" if coverage.ranked else "区间内没有已计算匹配的开放需求，暂无供需缺口可看。",
     )
     gap_rows = [GapRow(industry(g.industry), domain(g.domain), g.needs, supply.get(g.domain, 0)) for g in gaps]
     return {
@@ -236,6 +250,7 @@ def dashboard():
         gap_page=gap_page,
         need_form=need_form,
         provider_form=ProviderExportForm(),
+        sections=SECTIONS,
         **data,
     )
 
