@@ -172,10 +172,13 @@ def publish_solution(page, title: str) -> None:
         "每月自动生成环保台账，应对环保检查。"
     )
     page.get_by_label("核心功能模块（每行一个）").fill("VOCs排放浓度在线监测\n超标自动报警\n环保台账自动生成")
+    for size in ("中型", "小型", "微型"):
+        page.get_by_label(size, exact=True).check()
     page.get_by_label("家具", exact=True).check()
     page.locator("details", has_text="能力标签").locator("summary").click()
     page.get_by_label("环境监测").check()
-    page.get_by_role("button", name="发布").click()
+    page.get_by_role("button", name="发布", exact=True).click()
+    assert "/provider/solutions/new" not in page.url, page.locator("main").inner_text()[:400]
 
 
 def test_a_better_solution_published_later_tells_the_enterprise_once(new_page):
@@ -184,6 +187,7 @@ def test_a_better_solution_published_later_tells_the_enterprise_once(new_page):
     enterprise.get_by_role("link", name="发布需求").first.click()
     enterprise.get_by_label("需求描述（用自己的话写清现状、痛点和想达到的效果）").fill(NICHE_NEED)
     enterprise.get_by_label("数据采集").check()
+    enterprise.locator("summary", has_text="能力标签").click()
     enterprise.get_by_label("环境监测").check()
     enterprise.get_by_role("button", name="一键发布并匹配方案").click()
     need_url = enterprise.url
