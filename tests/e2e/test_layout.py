@@ -61,27 +61,32 @@ def check(page, name: str, width: str) -> None:
     shot(page, f"{name}-{width}")
 
 
+def visit(page, width: str, *pages: tuple[str, str]) -> None:
+    """Open each (path, screenshot name) in turn and check it; a path "docking" opens the first docking
+    of the list page open before it."""
+    for path, name in pages:
+        if path == "docking":
+            page.locator("main table a").first.click()
+        else:
+            page.goto(path)
+        check(page, name, width)
+
+
 def test_the_enterprise_journey_fits_both_screens(sized):
     make, width = sized
     page = make()
-    page.goto("/")
-    check(page, "20-home", width)
-    page.goto("/auth/login")
-    check(page, "21-login", width)
+    visit(page, width, ("/", "20-home"), ("/auth/login", "21-login"))
     login(page, DEMO_ENTERPRISE)
-    page.goto("/enterprise/")
-    check(page, "22-enterprise-home", width)
-    page.goto("/enterprise/needs")
-    check(page, "23-enterprise-needs", width)
-
-    page.goto("/dockings/")
-    check(page, "27-enterprise-dockings", width)
-    page.locator("main table a").first.click()
-    check(page, "28-enterprise-docking-detail", width)
-    page.goto("/inbox/")
-    check(page, "29-enterprise-inbox", width)
-    page.goto("/enterprise/profile")
-    check(page, "30-enterprise-profile", width)
+    visit(
+        page,
+        width,
+        ("/enterprise/", "22-enterprise-home"),
+        ("/enterprise/needs", "23-enterprise-needs"),
+        ("/dockings/", "27-enterprise-dockings"),
+        ("docking", "28-enterprise-docking-detail"),
+        ("/inbox/", "29-enterprise-inbox"),
+        ("/enterprise/profile", "30-enterprise-profile"),
+    )
 
     page = make()  # a factory owner new to the platform posts the need of the journeys
     register_enterprise(page, 10 + list(WIDTHS).index(width))
@@ -129,16 +134,15 @@ def test_the_provider_journey_fits_both_screens(sized):
     check(page, "32-provider-pushed", width)
     first.locator("h3 a").click()
     check(page, "33-provider-pushed-detail", width)
-    page.goto("/dockings/")
-    check(page, "34-provider-dockings", width)
-    page.locator("main table a").first.click()
-    check(page, "35-provider-docking-detail", width)
-    page.goto("/provider/solutions/new")
-    check(page, "36-solution-form", width)
-    page.goto("/provider/profile")
-    check(page, "37-provider-profile", width)
-    page.goto("/inbox/")
-    check(page, "38-provider-inbox", width)
+    visit(
+        page,
+        width,
+        ("/dockings/", "34-provider-dockings"),
+        ("docking", "35-provider-docking-detail"),
+        ("/provider/solutions/new", "36-solution-form"),
+        ("/provider/profile", "37-provider-profile"),
+        ("/inbox/", "38-provider-inbox"),
+    )
 
 
 def test_the_dashboard_shows_the_seeded_district(sized):
