@@ -26,9 +26,9 @@ DEFAULTS: dict[str, Any] = {
     "MATCHMAKER_PUSH_PER_NEED": 3,
     # Match bands shown on need pages, derived by `flask match-bands` (matchmaker/matching/bands.py) from
     # seed_data/dev_set.json + the real development set: results >= each are 91% / 70% / 40% relevant
-    "MATCHMAKER_BAND_HIGH": 0.45,
-    "MATCHMAKER_BAND_GOOD": 0.41,
-    "MATCHMAKER_BAND_PARTIAL": 0.34,
+    "MATCHMAKER_BAND_HIGH": 0.81,
+    "MATCHMAKER_BAND_GOOD": 0.71,
+    "MATCHMAKER_BAND_PARTIAL": 0.58,
     # Email outbox: with no SMTP host, mail stays queued (see matchmaker/services/mail.py)
     "MATCHMAKER_SMTP_HOST": "",
     "MATCHMAKER_SMTP_PORT": 25,
