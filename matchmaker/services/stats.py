@@ -33,15 +33,6 @@ from models import (
 
 LOCAL_OFFSET = timedelta(hours=8)  # 北京时间
 
-# A "good" match: a stored score at or above this (config MATCHMAKER_GOOD_MATCH_SCORE overrides it).
-# Chosen from real scores (USE encoder, default weights). On the labelled development set
-# (seed_data/dev_set.json, 88 needs x 60 solutions) 95% of the pairs scoring >= 0.45 are labelled
-# relevant (0.40: 65%, 0.42: 78%, 0.48: 100%), while irrelevant pairs sit at 0.19 median, 0.31 at the
-# 95th percentile. On the 129 demo needs against the 132 demo solutions the best match scores 0.51 median
-# (0.34-0.72), the third best 0.40; at 0.45, 15% of the needs have three good matches and 26% have
-# none, against 50% / 9% at 0.40, where a third of the "good" pairs miss the need's domain or tags.
-# 0.45 keeps "good" meaning relevant, so a need without one is a real gap to recruit for.
-DEFAULT_GOOD_MATCH_SCORE = 0.45
 COVERAGE_MIN_GOOD = 3  # a need is covered with at least this many good matches
 NO_DOMAIN = ""  # the gap bucket of needs that name no domain
 

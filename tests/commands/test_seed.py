@@ -95,9 +95,10 @@ def test_the_demo_district_has_half_a_year_of_activity_and_loads_twice(db, db_en
     assert len(expiring) == 2
 
     period = stats.Period.months_ending(today)
-    coverage = stats.match_coverage(db, period, 0.3)
+    good = float(app.config["MATCHMAKER_BAND_GOOD"])  # the dashboard's good match (web/admin/dashboard.py)
+    coverage = stats.match_coverage(db, period, good)
     assert coverage.unranked == 0 and coverage.covered > 0 and coverage.unmet > 0
-    assert stats.unmet_demand(db, period, 0.3)
+    assert stats.unmet_demand(db, period, good)
     assert all(count > 0 for _, count in stats.docking_funnel(db, period))
     assert stats.contract_value(db, period).amount > 0
     assert stats.satisfaction(db, period).count > 0

@@ -308,7 +308,8 @@ def test_periods_are_whole_months():
 # --- the page -------------------------------------------------------------------------------------
 
 
-def test_dashboard_page_shows_the_figures_as_accessible_charts(admin_client, db, world):
+def test_dashboard_page_shows_the_figures_as_accessible_charts(app, admin_client, db, world):
+    app.config["MATCHMAKER_GOOD_MATCH_SCORE"] = THRESHOLD
     html = admin_client.get("/admin/dashboard?from=2026-01&to=2026-06").get_data(as_text=True)
     coverage = stats.match_coverage(db, PERIOD, THRESHOLD)
     contracts = stats.contract_value(db, PERIOD)

@@ -48,7 +48,12 @@ SECTIONS = [
 
 
 def good_match_score() -> float:
-    return float(current_app.config.get("MATCHMAKER_GOOD_MATCH_SCORE", stats.DEFAULT_GOOD_MATCH_SCORE))
+    """The score of a "good" match (优质匹配): MATCHMAKER_GOOD_MATCH_SCORE when set, else the cut-off of
+    the 较匹配 band (MATCHMAKER_BAND_GOOD, derived by `flask match-bands`: results from it up are 70%
+    relevant on the labelled sets). So coverage and gaps count what a need page calls 较匹配 or better,
+    and follow the score scale when the ranker changes; a need without one is a gap to recruit for."""
+    configured = current_app.config.get("MATCHMAKER_GOOD_MATCH_SCORE")
+    return float(configured if configured is not None else current_app.config["MATCHMAKER_BAND_GOOD"])
 
 
 def beijing_today() -> date:
