@@ -164,6 +164,9 @@ def app(tmp_path) -> Iterator[Flask]:
             "DATABASE_URL": _test_database_url(tmp_path),
             "SECRET_KEY": "test-secret",
             "MATCHMAKER_ENCODER": "hash",
+            # The band cut-offs were derived on the USE encoder's scores, not the hash encoder's: every
+            # result is recommended unless a test sets them (tests/services/test_dockings.py does).
+            "MATCHMAKER_BAND_PARTIAL": 0.0,
             # API calls logged as they are made: no writer thread outlives the test's database
             # (tests/api/test_api_call_log.py covers the batched writer).
             "MATCHMAKER_API_LOG_INTERVAL": 0,

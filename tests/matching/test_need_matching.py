@@ -143,7 +143,7 @@ def test_withdrawn_solutions_and_suspended_providers_drop_out_of_a_stored_rankin
     whitelist.decide(db, iot.provider_id, "suspend", None, "资质过期，暂停")
     assert matching.stored_matches(db, need_id) == []
     page = enterprise_client.get(f"/enterprise/needs/{need_id}").get_data(as_text=True)
-    assert IOT.title not in page and MES.title not in page and "暂无可推荐的服务方案" in page
+    assert IOT.title not in page and MES.title not in page and "目前还没有与这条需求足够匹配的服务方案" in page
 
 
 def test_two_app_instances_on_one_database_stay_in_step(app, db):
