@@ -20,7 +20,7 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     # Precise push (精准推送); the threshold is explained in matchmaker/services/push.py
-    "MATCHMAKER_PUSH_THRESHOLD": 0.45,
+    "MATCHMAKER_PUSH_THRESHOLD": 0.81,  # the 高度匹配 band (MATCHMAKER_BAND_HIGH)
     "MATCHMAKER_PUSH_PER_PROVIDER_DAY": 5,
     "MATCHMAKER_PUSH_PER_ENTERPRISE_DAY": 5,
     "MATCHMAKER_PUSH_PER_NEED": 3,

@@ -5,21 +5,12 @@ Every push is a `PushRecord` row written with its notification and queued email 
 the caps below are counted from the records and pushing the same pair twice does nothing.
 
 Threshold. A match is pushed when it is among the first PUSH_TOP places and scores at least
-MATCHMAKER_PUSH_THRESHOLD (default 0.45), measured with the default USE encoder and ranker:
-
-- on the labelled development set (seed_data/dev_set.json, 88 needs), the top-5 matches scoring
-  >= 0.45 are relevant 95% of the time (39 pushes, 0.44 per need); at 0.40 only 65% are (91 pushes),
-  at 0.35 43%; above 0.50 every push is relevant but only 23% of the needs reach anybody;
-- on the seeded demo data (129 needs with confirmed tags, 132 solutions) the best match scores
-  0.41 / 0.51 / 0.64 (10th percentile / median / 90th), the 5th 0.31 / 0.37 / 0.42; at 0.45, 74% of
-  the needs reach at least one provider, 1.3 pushes per need on average; one-click needs written
-  afresh (text only, tags suggested) reach providers in 7 of 8 cases, and the one off-topic need
-  (a WeChat mini-shop for a sofa maker, best score 0.35) reaches none.
-
-Development-set scores sit lower than the app's because its needs rarely state industry and size;
-0.45 is the knee on both: precision is 0.88 at 0.44 and 0.79 at 0.43, while most real needs still
-reach somebody. Precision wins over reach because a push is unsolicited mail, and nothing is hidden
-by it: the enterprise sees every match on its need's page and can ask any provider for docking.
+MATCHMAKER_PUSH_THRESHOLD, by default the 高度匹配 band's cut-off (0.81): the lowest score from which
+the labelled sets' results, read from the top down, stay at least 90 % relevant (`flask match-bands
+seed_data/dev_set.json seed_data/real_dev_set.json`, USE encoder, min-max scaled fusion; see the
+README's match bands). A provider is thus told only of needs its solution fits very well; the
+enterprise still sees every result of the 部分匹配 band or better on its need page and can ask any
+provider for docking. Re-run the bands and set the threshold again after the ranker changes.
 
 Caps (all configurable): at most MATCHMAKER_PUSH_PER_PROVIDER_DAY pushed needs per provider and
 MATCHMAKER_PUSH_PER_ENTERPRISE_DAY pushed solutions per enterprise in any 24 hours before `now`, and
