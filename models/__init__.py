@@ -25,6 +25,7 @@ from models.tables import (
     WhitelistEvent,
     utcnow,
 )
+from models.weights import FusionWeights
 from models.workflow import (
     Appeal,
     AppealStatus,
@@ -42,6 +43,7 @@ from models.workflow import (
 __all__ = [
     "ApiCallLog",
     "ApiKey",
+    "FusionWeights",
     "LoginFailure",
     "Event",
     "EventRegistration",

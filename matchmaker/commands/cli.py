@@ -1,5 +1,5 @@
 """`flask` commands: db (upgrade, current, revision), init-db, seed, demo-logins, create-admin, reindex, evaluate,
-tune-weights, whitelist-sweep, event-sweep."""
+tune-weights, refit-weights, whitelist-sweep, event-sweep."""
 
 import json
 import re
@@ -196,6 +196,52 @@ def match_bands_command(paths: tuple[str, ...], encoder: str | None) -> None:
     click.echo(format_bands(pairs, derive(pairs)))
 
 
+@click.command("refit-weights")
+@with_appcontext
+@click.option("--admin-email", required=True, help="调整人（管理员）的登录邮箱")
+@click.option("--reason", required=True, help="调整理由（记入审计日志）")
+@click.option(
+    "--public",
+    "paths",
+    multiple=True,
+    default=("seed_data/dev_set.json", "seed_data/real_dev_set.json"),
+    show_default=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="public labelled sets (at least two)",
+)
+@click.option("--folds", default=5, show_default=True, type=click.IntRange(2, 20), help="cross-validation folds")
+@click.option("--step", default=0.1, show_default=True, type=click.FloatRange(0.05, 0.5), help="grid step")
+@click.option("--encoder", default=None, help="encoder spec (default: MATCHMAKER_ENCODER)")
+def refit_weights_command(
+    admin_email: str, reason: str, paths: tuple[str, ...], folds: int, step: float, encoder: str | None
+) -> None:
+    """Re-fit the fusion weights from the public labelled sets plus the platform's outcomes; adopt them
+    only when they beat the current ones on held-out folds of every public set (see services/outcomes)."""
+    from embeddings import load_encoder
+    from matchmaker.matching.tuning import format_cross_validation
+    from matchmaker.services import outcomes
+
+    model = load_encoder(encoder or current_app.config["MATCHMAKER_ENCODER"])
+    with Session(engine(), expire_on_commit=False) as session:
+        try:
+            refit = outcomes.refit(session, admin_email, reason, paths, model, folds=folds, step=step)
+        except ServiceError as error:
+            raise click.ClickException(error.message) from None
+    grades = "，".join(f"{grade} 分 {count} 对" for grade, count in sorted(refit.pairs.items(), reverse=True))
+    click.echo(f"对接结果：{grades}；有正向结果的需求 {refit.outcome_needs} 个")
+    click.echo(format_cross_validation(refit.result))
+
+    def figures(weights) -> str:
+        return ", ".join(f"{name}={value:.2f}" for name, value in weights.normalised().items())
+
+    click.echo(f"当前权重：{figures(refit.before)}")
+    click.echo(f"重新拟合：{figures(refit.after)}")
+    if refit.refused:
+        click.echo("未采用，权重保持不变：" + "；".join(refit.refused))
+    else:
+        click.echo("已采用新权重，各进程将自动载入（已记入审计日志）")
+
+
 @click.command("whitelist-sweep")
 @with_appcontext
 @click.option(
@@ -234,6 +280,7 @@ def init_app(app: Flask) -> None:
         evaluate_command,
         tune_weights_command,
         match_bands_command,
+        refit_weights_command,
         whitelist_sweep_command,
         event_sweep_command,
     )

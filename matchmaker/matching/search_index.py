@@ -31,7 +31,7 @@ from sqlmodel import Session, col, select
 from embeddings import Encoder, load_encoder
 from embeddings.shared import SharedEncoder
 from matchmaker.matching.engine import MatchEngine, SolutionDoc, doc_text
-from matchmaker.matching.fusion import RankedMatch
+from matchmaker.matching.fusion import DEFAULT_WEIGHTS, RankedMatch, Weights
 from matchmaker.matching.signals import NeedProfile
 from matchmaker.matching.tagging import Suggestion, suggest
 from matchmaker.matching.taxonomy import Taxonomy
@@ -39,6 +39,7 @@ from models import (
     CapabilityTag,
     ChangeCounter,
     Domain,
+    FusionWeights,
     Industry,
     Provider,
     ProviderStatus,
@@ -49,7 +50,8 @@ from models import (
 
 log = logging.getLogger(__name__)
 
-# ChangeCounter row 1 stamps solutions; row 2 counts taxonomy changes; row 3 API key revocations
+# ChangeCounter row 1 stamps solutions; row 2 counts changes of the taxonomy and of the fusion weights
+# (both rebuild the engine); row 3 API key revocations
 TAXONOMY_COUNTER = 2
 API_KEYS_COUNTER = 3
 
@@ -75,6 +77,14 @@ def read_taxonomy(session: Session) -> Taxonomy:
             "tags": [{"name": t.name, "domain": t.domain, "synonyms": t.synonyms} for t in tags],
         }
     )
+
+
+def stored_weights(session: Session) -> Weights:
+    """The fusion weights last adopted (`flask refit-weights`), or DEFAULT_WEIGHTS before the first."""
+    row = session.exec(select(FusionWeights).order_by(col(FusionWeights.id).desc()).limit(1)).first()
+    if row is None:
+        return DEFAULT_WEIGHTS
+    return Weights(row.semantic, row.lexical, row.industry, row.size, row.tags, row.domain)
 
 
 ENCODE_BATCH = 256
@@ -329,7 +339,7 @@ class SearchIndex:
         seq = session.exec(select(ChangeCounter.value).where(ChangeCounter.id == 1)).one()
         self._taxonomy_version = taxonomy_version(session)
         self._taxonomy = read_taxonomy(session)
-        engine = MatchEngine(self.encoder, self._taxonomy)
+        engine = MatchEngine(self.encoder, self._taxonomy, stored_weights(session))
         docs = [to_doc(solution) for solution in _matchable_solutions(session)]
         engine.upsert(docs, stored_vectors(session, self.encoder, docs))
         self._engine, self._applied_seq = engine, seq

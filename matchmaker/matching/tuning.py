@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from embeddings import Encoder
-from matchmaker.matching.evaluation import CUTOFF, build_engine, load_labelled_set
+from matchmaker.matching.evaluation import CUTOFF, LabelledSet, build_engine, load_labelled_set
 from matchmaker.matching.fusion import DEFAULT_WEIGHTS, SIGNALS, Scale, Weights, need_terms
 from matchmaker.matching.signals import signals
 from matchmaker.matching.taxonomy import Taxonomy
@@ -43,7 +43,11 @@ class NeedTable:
 
 def need_tables(path: str | Path, encoder: Encoder, taxonomy: Taxonomy) -> list[NeedTable]:
     """A table per judged need of the labelled set at `path`."""
-    labelled = load_labelled_set(path, taxonomy)
+    return labelled_tables(str(path), load_labelled_set(path, taxonomy), encoder, taxonomy)
+
+
+def labelled_tables(source: str, labelled: LabelledSet, encoder: Encoder, taxonomy: Taxonomy) -> list[NeedTable]:
+    """A table per judged need of `labelled` (a file's set, or one built from the platform's outcomes)."""
     engine = build_engine(labelled, encoder, taxonomy, DEFAULT_WEIGHTS)
     tables = []
     for need in labelled.needs:
@@ -54,7 +58,7 @@ def need_tables(path: str | Path, encoder: Encoder, taxonomy: Taxonomy) -> list[
         raw = np.array([[signals(need.profile, terms, c, taxonomy)[name] for name in SIGNALS] for c in candidates])
         gains = np.array([2.0 ** need.relevant.get(c.solution_id, 0) - 1 for c in candidates])
         ideal = float(np.sort(gains)[::-1][:CUTOFF] @ _DISCOUNT[: min(CUTOFF, len(gains))])
-        tables.append(NeedTable(str(path), need.key, Scale.of(raw).apply(raw), gains, ideal))
+        tables.append(NeedTable(source, need.key, Scale.of(raw).apply(raw), gains, ideal))
     return tables
 
 
@@ -160,3 +164,21 @@ def format_cross_validation(result: CrossValidation) -> str:
         + ", ".join(f"{s}={w:.2f}" for s, w in zip(SIGNALS, result.best, strict=True))
     )
     return "\n".join(lines)
+
+
+def refusals(result: CrossValidation, current: str, public: Sequence[str]) -> list[str]:
+    """Why the weights `result` would adopt must not replace the fixed weights `current` (one of
+    `result.baselines`); empty when they may. The rule: on held-out folds the procedure's macro
+    NDCG@10 over the `public` sets is above the current weights' and no public set is below them.
+    The current weights were fitted to none of these needs, so their figures on all needs are
+    held-out figures too."""
+    before, after = result.baselines[current], result.held_out
+    reasons = [
+        f"{Path(source).name}：留出折 NDCG@10 {after[source]:.3f} 低于当前权重的 {before[source]:.3f}"
+        for source in public
+        if after[source] < before[source] - 1e-9
+    ]
+    old, new = np.mean([before[s] for s in public]), np.mean([after[s] for s in public])
+    if new <= old + 1e-9:
+        reasons.append(f"公开标注集宏平均 NDCG@10 {new:.3f} 未高于当前权重的 {old:.3f}")
+    return reasons

@@ -12,6 +12,7 @@ from sqlmodel.sql.sqltypes import AutoString, UTCDateTime
 import models.api  # noqa: F401  (API keys, call log)
 import models.security  # noqa: F401  (login failures)
 import models.tables  # noqa: F401  (catalogue)
+import models.weights  # noqa: F401  (fusion weights)
 import models.workflow  # noqa: F401  (dockings, notifications, outbox, pushes, appeals)
 
 config = context.config
