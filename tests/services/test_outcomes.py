@@ -7,13 +7,13 @@ from sqlmodel import select
 
 from matchmaker import create_app
 from matchmaker.matching.fusion import SIGNALS, Weights
-from matchmaker.matching.search_index import TAXONOMY_COUNTER, stored_weights
+from matchmaker.matching.search_index import TAXONOMY_COUNTER, read_taxonomy, stored_weights
 from matchmaker.matching.tuning import cross_validate, refusals
 from matchmaker.plumbing.db import engine
 from matchmaker.plumbing.extensions import search_index
 from matchmaker.services import changes, matching
-from matchmaker.services.outcomes import grade
-from models import AuditLog, DockingStatus, FusionWeights, Need
+from matchmaker.services.outcomes import grade, graded_pairs, outcome_set
+from models import AuditLog, Docking, DockingStatus, Enterprise, FusionWeights, MatchFeedback, Need
 from tests.conftest import PASSWORD, table_snapshot
 from tests.matching.test_evaluation import labelled_set
 from tests.matching.test_need_matching import NEED_TEXT, catalogue
@@ -140,3 +140,53 @@ def test_refit_refuses_without_an_admin_or_a_reason(app, db, admin, enterprise_c
     result = refit(app, public_sets(tmp_path), "--admin-email", who, "--reason", reason)
     assert result.exit_code != 0 and message in result.output
     assert table_snapshot(db.get_bind()) == state
+
+
+def test_graded_pairs_come_from_dockings_and_verdicts_and_make_a_labelled_set(app, db, enterprise_client):
+    solutions = catalogue(db)
+    enterprise = db.exec(select(Enterprise)).one()
+    needs = [
+        Need(
+            enterprise_id=enterprise.id,
+            title=f"需求{i}",
+            description=NEED_TEXT,
+            industry="furniture",
+            size_class="small",
+        )
+        for i in range(3)
+    ]
+    db.add_all(needs)
+    db.commit()
+    iot, mes, security = solutions["iot"], solutions["mes"], solutions["security"]
+
+    def docking(need, solution, status, satisfaction=None):
+        db.add(
+            Docking(
+                need_id=need.id,
+                solution_id=solution.id,
+                enterprise_id=enterprise.id,
+                provider_id=solution.provider_id,
+                status=status,
+                satisfaction=satisfaction,
+            )
+        )
+
+    docking(needs[0], iot, D.completed, 5)
+    docking(needs[0], mes, D.declined)
+    db.add(MatchFeedback(need_id=needs[0].id, solution_id=security.id, verdict="useful"))
+    db.add(MatchFeedback(need_id=needs[1].id, solution_id=mes.id, verdict="irrelevant"))  # only a "no"
+    docking(needs[2], security, D.requested)
+    db.add(MatchFeedback(need_id=needs[2].id, solution_id=security.id, verdict="irrelevant"))
+    db.commit()
+
+    pairs = graded_pairs(db)
+    assert pairs == {
+        (needs[0].id, iot.id): 3,
+        (needs[0].id, mes.id): 0,
+        (needs[0].id, security.id): 1,
+        (needs[1].id, mes.id): 0,
+        (needs[2].id, security.id): 0,
+    }
+    labelled = outcome_set(db, read_taxonomy(db), pairs)
+    assert [n.key for n in labelled.needs] == [f"need-{needs[0].id}"]  # the others hold no positive outcome
+    assert {s.id for s in labelled.solutions} == {iot.id, mes.id, security.id}
