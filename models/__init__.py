@@ -2,6 +2,7 @@
 
 from models.api import ApiCallLog, ApiKey
 from models.events import Event, EventMeeting, EventRegistration, EventStatus, EventWrite, MeetingStatus
+from models.funding import MaturityChange
 from models.security import LoginFailure
 from models.session import begin_write, make_engine, upgrade_database
 from models.tables import (
@@ -51,6 +52,7 @@ __all__ = [
     "MeetingStatus",
     "EventStatus",
     "EventWrite",
+    "MaturityChange",
     "Appeal",
     "AppealStatus",
     "Docking",

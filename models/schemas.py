@@ -5,12 +5,16 @@ Table rows are then built with `Table.model_validate(schema.model_dump() | extra
 """
 
 import re
-from typing import Annotated, Any, ClassVar
+from datetime import date
+from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import AfterValidator, EmailStr, ValidationError, ValidationInfo, field_validator
+from pydantic import AfterValidator, EmailStr, ValidationError, ValidationInfo, field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
 from models.validation import (
+    FACTORY_TIERS,
+    MATURITY_BANDS,
+    MATURITY_SOURCES,
     PINGSHAN_STREETS,
     SIZE_CLASSES,
     credit_code_error,
@@ -91,6 +95,11 @@ class EnterpriseProfile(Input):
     employees: int = Field(ge=0, le=10_000_000)
     revenue: float = Field(ge=0, le=1e9)
     maturity_level: int = Field(default=0, ge=0, le=5)
+    maturity_source: str = ""
+    maturity_assessed_on: date | None = None
+    maturity_certificate: str = Field(default="", max_length=60)
+    factory_tier: str = ""
+    factory_tier_year: int | None = Field(default=None, ge=2015, le=2100)
     street: str
     address: str = Field(default="", max_length=200)
     contact_name: str = Field(min_length=1, max_length=40)
@@ -103,6 +112,39 @@ class EnterpriseProfile(Input):
         if value not in PINGSHAN_STREETS:
             raise ValueError("请选择坪山区的街道")
         return value
+
+    @field_validator("maturity_source")
+    @classmethod
+    def _maturity_source(cls, value: str) -> str:
+        if value and value not in MATURITY_SOURCES:
+            raise ValueError("请选择成熟度等级的来源")
+        return value
+
+    @field_validator("factory_tier")
+    @classmethod
+    def _factory_tier(cls, value: str) -> str:
+        if value not in FACTORY_TIERS:
+            raise ValueError("请选择智能工厂等级")
+        return value
+
+    @model_validator(mode="after")
+    def _maturity(self) -> Self:
+        """An assessed level carries its date and certificate; an unassessed one carries nothing; a tier
+        its year. Values that belong to nothing are dropped rather than kept out of sight."""
+        self.maturity_certificate = self.maturity_certificate.strip()
+        if not self.maturity_level:
+            self.maturity_source, self.maturity_assessed_on, self.maturity_certificate = "", None, ""
+        elif self.maturity_source != "assessed":
+            self.maturity_source, self.maturity_assessed_on, self.maturity_certificate = "self", None, ""
+        elif self.maturity_assessed_on is None or not self.maturity_certificate:
+            raise ValueError("已评估的成熟度等级需填写评估日期和证书编号")
+        elif self.maturity_assessed_on > date.today():
+            raise ValueError("成熟度评估日期不能晚于今天")
+        if not self.factory_tier:
+            self.factory_tier_year = None
+        elif self.factory_tier_year is None:
+            raise ValueError("请填写智能工厂的认定年份")
+        return self
 
 
 class ProviderProfile(Input):
@@ -163,6 +205,14 @@ class SolutionWrite(Input):
     deployment: str = Field(default="", max_length=20)
     price_range: str = Field(default="", max_length=60)
     delivery_weeks: int | None = Field(default=None, ge=0, le=520)
+    maturity_band: str = ""
+
+    @field_validator("maturity_band")
+    @classmethod
+    def _maturity_band(cls, value: str) -> str:
+        if value not in MATURITY_BANDS:
+            raise ValueError("请选择方案适用的成熟度区间")
+        return value
 
     @field_validator("sizes")
     @classmethod
@@ -183,6 +233,7 @@ class NeedCreate(Input):
     tags: CleanList = Field(default_factory=list, max_length=30)
     budget_range: str = Field(default="", max_length=60)
     expected_start: str = Field(default="", max_length=7)
+    target_maturity: int = Field(default=0, ge=0, le=5)
 
     @field_validator("expected_start")
     @classmethod

@@ -85,6 +85,11 @@ class Enterprise(SQLModel, table=True):
     revenue: float  # 营业收入, 万元
     size_class: str = Field(max_length=10)  # derived: large | medium | small | micro
     maturity_level: int = 0  # 智能制造能力成熟度 1-5, 0 = not assessed
+    maturity_source: str = Field(default="", max_length=10)  # see MATURITY_SOURCES; "" when level is 0
+    maturity_assessed_on: date | None = None  # assessment date, when assessed
+    maturity_certificate: str = Field(default="", max_length=60)  # certificate number, when assessed
+    factory_tier: str = Field(default="", max_length=10)  # 智能工厂 tier, see FACTORY_TIERS
+    factory_tier_year: int | None = None  # the year the tier was recognised
     street: str = Field(max_length=20)
     address: str = Field(default="", max_length=200)
     contact_name: str = Field(max_length=40)
@@ -173,6 +178,7 @@ class Solution(SQLModel, table=True):
     deployment: str = Field(default="", max_length=20)  # saas | private | hybrid | onsite
     price_range: str = Field(default="", max_length=60)
     delivery_weeks: int | None = None
+    maturity_band: str = Field(default="", max_length=5)  # maturity levels served, see MATURITY_BANDS
     status: SolutionStatus = Field(default=SolutionStatus.draft, max_length=20, index=True)
     change_seq: int = Field(default=0, index=True)  # see ChangeCounter
     created_at: datetime = Field(default_factory=utcnow)
@@ -218,6 +224,7 @@ class Need(SQLModel, table=True):
     tags: list[str] = Field(default_factory=list, sa_column=_json_list())
     budget_range: str = Field(default="", max_length=60)
     expected_start: str = Field(default="", max_length=7)  # YYYY-MM
+    target_maturity: int = 0  # the maturity level the need aims for, 0 = not stated
     status: NeedStatus = Field(default=NeedStatus.open, max_length=20, index=True)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

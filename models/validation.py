@@ -20,6 +20,19 @@ MATURITY_LEVELS = {
     4: "四级 优化级",
     5: "五级 引领级",
 }
+# How the level is known: assessed by a GB/T 39116 assessment body (with date and certificate number)
+# or stated by the enterprise itself.
+MATURITY_SOURCES = {"assessed": "已评估（有证书）", "self": "自评估"}
+# 智能工厂梯度培育 tiers, lowest first; "" = not recognised.
+FACTORY_TIERS = {"": "未认定", "basic": "基础级", "advanced": "先进级", "excellent": "卓越级", "leading": "领航级"}
+# The maturity levels a solution serves, as "lowest-highest"; "" = not stated (fits any level).
+MATURITY_BANDS = {
+    "": "不限",
+    "1-2": "一至二级：起步（规划、规范）",
+    "2-3": "二至三级：规范到集成",
+    "3-5": "三级及以上：跨系统集成",
+    "4-5": "四级及以上：优化与引领",
+}
 
 MAX_ID = 2_147_483_647  # ids are 32-bit on PostgreSQL; larger numbers can name nothing
 

@@ -93,6 +93,7 @@ class SolutionDoc:
     sizes: tuple[str, ...] = ()  # size classes; empty means not limited
     modules: tuple[str, ...] = ()  # 核心功能模块
     tags: tuple[str, ...] = ()  # capability tag names; suggested from the text when empty
+    maturity: str = ""  # the maturity band served, "lowest-highest"; "" = unstated
 
 
 def doc_text(doc: SolutionDoc) -> str:
@@ -190,7 +191,9 @@ class MatchEngine:
             self._scan_spans = np.resize(self._scan_spans, (size, 2))
         row = self._rows
         features = (
-            solution_features(doc.industries, doc.sizes, doc.tags, doc.domain, self.taxonomy) if self._batch else None
+            solution_features(doc.industries, doc.sizes, doc.tags, doc.domain, self.taxonomy, doc.maturity)
+            if self._batch
+            else None
         )
         if features is None:
             self._batch = False
@@ -302,6 +305,7 @@ class MatchEngine:
                     lexical[id_],
                     _text(doc),
                     scans_at(row_of[id_]),
+                    doc.maturity,
                 )
             )
         return out

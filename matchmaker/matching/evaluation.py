@@ -2,14 +2,18 @@
 
 The labelled file (seed_data/dev_set.json is the public development set) holds solutions and needs
 written as a person would, with free-text industries and sizes, and per need the relevant solutions
-graded 2 (solves it) or 1 (partly). The set is turned into what the app has — codes where the
-taxonomy knows the name, suggested tags for untagged solutions and needs — and matched through the
-same `MatchEngine` the app uses. Each single-signal family is ranked over all solutions as a
-baseline, so the full ranker has to beat every part of itself.
+graded 2 (solves it) or 1 (partly). Optional: a need's "maturity" (the 智能制造能力成熟度 level, 1-5, it
+aims for) and a solution's "maturity" (the band it serves, e.g. "1-2"); where a set has none the
+maturity signal is neutral, and `--no-maturity` ranks with its weight at 0 to measure its effect.
+The set is turned into what the app has — codes where the taxonomy knows the name, suggested tags
+for untagged solutions and needs — and matched through the same `MatchEngine` the app uses. Each
+single-signal family is ranked over all solutions as a baseline, so the full ranker has to beat
+every part of itself.
 
 Several files give a table each and their macro average (the mean of each figure over the files).
 
-    python -m matchmaker.matching.evaluation seed_data/dev_set.json [more.json ...] [--encoder use] [--json]
+    python -m matchmaker.matching.evaluation seed_data/dev_set.json [more.json ...] [--encoder use]
+        [--no-maturity] [--json]
 """
 
 import argparse
@@ -24,8 +28,8 @@ from typing import Any
 
 from embeddings import Encoder, load_encoder
 from matchmaker.matching.engine import MatchEngine, SolutionDoc, doc_text
-from matchmaker.matching.fusion import DEFAULT_WEIGHTS, Weights, rank
-from matchmaker.matching.signals import NeedProfile
+from matchmaker.matching.fusion import DEFAULT_WEIGHTS, SIGNALS, Weights, rank
+from matchmaker.matching.signals import NeedProfile, maturity_range
 from matchmaker.matching.tagging import suggest
 from matchmaker.matching.taxonomy import Taxonomy, load_taxonomy, resolve_sizes
 
@@ -79,8 +83,20 @@ def _solution(row: Mapping[str, Any], id_: int, provider_id: int, taxonomy: Taxo
         industries=tuple(industries),
         sizes=tuple(sizes),
         modules=tuple(str(m) for m in row.get("modules") or ()),
+        maturity=_band(row.get("maturity")),
     )
     return replace(doc, tags=suggest(doc_text(doc), taxonomy).tags)  # as MatchEngine tags an untagged solution
+
+
+def _band(value: Any) -> str:
+    """A solution's maturity band as the app stores it; "" when absent or not a band of levels 1-5."""
+    band = str(value or "").strip()
+    return band if maturity_range(band) else ""
+
+
+def _level(value: Any) -> int:
+    """A need's maturity level, 1-5; 0 when absent or out of range."""
+    return value if isinstance(value, int) and 1 <= value <= 5 else 0
 
 
 def _need(row: Mapping[str, Any], solution_ids: Mapping[str, int], taxonomy: Taxonomy) -> LabelledNeed:
@@ -100,6 +116,7 @@ def _need(row: Mapping[str, Any], solution_ids: Mapping[str, int], taxonomy: Tax
         size=sizes[0] if len(sizes) == 1 else None,
         domains=suggestion.domains,
         tags=suggestion.tags,
+        maturity=_level(row.get("maturity")),
     )
     labels = row.get("relevant") or {}
     relevant = {solution_ids[key]: int(grade) for key, grade in labels.items() if key in solution_ids}
@@ -158,7 +175,7 @@ def metrics(rankings: Mapping[str, Sequence[int]], needs: Sequence[LabelledNeed]
 
 def baseline_weights(weights: Weights = DEFAULT_WEIGHTS) -> dict[str, Weights]:
     """One signal family each; the structured one keeps the full ranker's proportions between its parts."""
-    zero = dict.fromkeys(("semantic", "lexical", "industry", "size", "tags", "domain"), 0.0)
+    zero = dict.fromkeys(SIGNALS, 0.0)
     return {
         "semantic": Weights(**zero | {"semantic": 1.0}),
         "lexical": Weights(**zero | {"lexical": 1.0}),
@@ -250,12 +267,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--encoder", default="use", help="encoder spec: use (default), e5, st:<path>, hash")
     parser.add_argument("--taxonomy", default=str(DEFAULT_TAXONOMY), help="taxonomy JSON (default: %(default)s)")
     parser.add_argument("--only", metavar="REGEX", help="evaluate only the needs whose id matches REGEX")
+    parser.add_argument("--no-maturity", action="store_true", help="rank with the maturity signal's weight at 0")
     parser.add_argument("--json", action="store_true", help="also print the result as JSON on the last line")
     args = parser.parse_args(argv)
 
     only = re.compile(args.only).search if args.only else None
+    weights = replace(DEFAULT_WEIGHTS, maturity=0.0) if args.no_maturity else DEFAULT_WEIGHTS
     encoder, taxonomy = load_encoder(args.encoder), load_taxonomy(args.taxonomy)
-    text, figures = report({path: evaluate(path, encoder, taxonomy, only=only) for path in args.paths})
+    results = {path: evaluate(path, encoder, taxonomy, weights=weights, only=only) for path in args.paths}
+    text, figures = report(results)
     print(text)
     if args.json:
         print(json.dumps(figures, ensure_ascii=False))

@@ -34,6 +34,7 @@ from matchmaker.matching.signals import (
     NeedTerms,
     StructuredSignals,
     clip01,
+    maturity_fit,
 )
 from matchmaker.matching.tagging import finders, suggest
 from matchmaker.matching.taxonomy import INDUSTRY_FIT, SIZE_ORDER, Taxonomy
@@ -47,6 +48,7 @@ class Weights:
     size: float
     tags: float
     domain: float
+    maturity: float
 
     def normalised(self) -> dict[str, float]:
         """Each weight over their sum, so that a weighted sum of [0, 1] signals stays in [0, 1]."""
@@ -68,7 +70,12 @@ SIGNALS = tuple(f.name for f in fields(Weights))
 # development set never states one and the real needs' stated sizes barely separate answers; it stays
 # a named signal for the explanation and for a re-fit when labels say otherwise. Rerun the command
 # after changing a signal.
-DEFAULT_WEIGHTS = Weights(semantic=0.3, lexical=0.2, industry=0.2, size=0.0, tags=0.2, domain=0.1)
+#
+# Maturity (智能制造能力成熟度 level within the solution's band) is a small tie-breaker: neither labelled
+# set states levels yet, so it is NEUTRAL for every candidate there (its weight changes no figure and
+# the grid cannot tune it); 0.03 lets a fitting band decide between near-equal answers without
+# outweighing the text (see README "Maturity").
+DEFAULT_WEIGHTS = Weights(semantic=0.3, lexical=0.2, industry=0.2, size=0.0, tags=0.2, domain=0.1, maturity=0.03)
 
 
 @dataclass(frozen=True)
@@ -146,6 +153,7 @@ def rank(
     if terms is None:
         terms = need_terms(need, taxonomy)
     structured = StructuredSignals(need, terms.tags, taxonomy)
+    maturity_of: dict[str, float] = {}  # band -> fit, worked out once per call
     industry_of, size_of, tags_value = structured.industry, structured.size, structured.tags_value
     domains, domain_neutral = terms.domains, NEUTRAL if not terms.domains else None
     raw = np.empty((len(candidates), len(SIGNALS)))
@@ -162,7 +170,10 @@ def rank(
             size = structured.size_value(candidate.sizes)
         tags = tags_value(candidate.tags)
         dom = domain_neutral if domain_neutral is not None else 1.0 if candidate.domain in domains else 0.0
-        raw[position] = (sem, lex, ind, size, tags, dom)
+        mat = maturity_of.get(candidate.maturity)
+        if mat is None:
+            mat = maturity_of[candidate.maturity] = maturity_fit(need.maturity, candidate.maturity)
+        raw[position] = (sem, lex, ind, size, tags, dom, mat)
     values = (scale or Scale.of(raw)).apply(raw)
     scores = fused(values, share)
     # Rounded keys: sums of the same parts in another order must not reorder ties.
@@ -223,6 +234,19 @@ class BatchScorer:
         # The need's domains by place; None when one is not in the taxonomy (compared as text then).
         places = [found.domain_place.get(domain) for domain in terms.domains]
         self.domain_places = None if None in places else np.asarray(places, dtype=np.uint16)
+        self.maturity = need.maturity
+
+    def maturity_values(self, bands: np.ndarray) -> np.ndarray:
+        """`signals.maturity_fit` from `maturity_bits` rows: inside the band 1, one level outside 0.25, else 0."""
+        level = self.maturity
+        if not 1 <= level <= 5:
+            return np.full(len(bands), NEUTRAL)
+        adjacent = ((1 << (level - 1)) | (1 << (level + 1))) & 0b111110
+        return np.where(
+            bands == 0,
+            NEUTRAL,
+            np.where(bands & (1 << level) != 0, 1.0, np.where(bands & adjacent != 0, 0.25, 0.0)),
+        )
 
     def in_domains(self, features: np.ndarray, domain_of: Callable[[int], str]) -> np.ndarray:
         """Whether each candidate's domain is one of the need's (`domain_of(i)`: candidate i's domain)."""
@@ -284,6 +308,7 @@ class BatchScorer:
             for i in np.flatnonzero(features["custom_tags"]).tolist():
                 tags[i] = self.structured.tags_value(tags_of(i))
         domain = np.where(in_domains, 1.0, 0.0) if self.domains else np.full(n, NEUTRAL)
-        raw = np.column_stack([sem, lex, industry, size, tags, domain])  # SIGNALS order
+        maturity = self.maturity_values(features["maturity"])
+        raw = np.column_stack([sem, lex, industry, size, tags, domain, maturity])  # SIGNALS order
         self.scale = Scale.of(raw)
         return fused(self.scale.apply(raw), self.share)

@@ -103,6 +103,7 @@ def to_doc(solution: Solution) -> SolutionDoc:
         sizes=tuple(solution.sizes),
         modules=tuple(solution.modules),
         tags=tuple(solution.tags),
+        maturity=solution.maturity_band,
     )
 
 

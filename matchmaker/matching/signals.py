@@ -8,6 +8,8 @@
 - tags:     the share of the need's capability tags (given, or suggested from its text) that the
             solution has, compared through the taxonomy's synonyms; 0.5 when the need has none;
 - domain:   1 when the solution's domain is one of the need's domains, else 0; 0.5 when the need has none.
+- maturity: `maturity_fit`: the need's 智能制造能力成熟度 level within the band the solution serves 1, one
+            level outside 0.25, further 0; 0.5 when either side is unstated, so the unknown is never punished.
 
 Neutral values are the same for every candidate of a need, so they never change an order; they only
 keep the score of a thinly described need in the middle of the scale instead of at the bottom.
@@ -39,6 +41,7 @@ class NeedProfile:
     size: str | None = None  # size class: large | medium | small | micro
     domains: tuple[str, ...] = ()  # domain codes; suggested from the text when empty
     tags: tuple[str, ...] = ()  # tag names; suggested from the text when empty
+    maturity: int = 0  # the 智能制造能力成熟度 level the need aims for (or the company is at); 0 = unstated
 
 
 @dataclass(slots=True)
@@ -58,6 +61,7 @@ class Candidate:
     lexical: float
     text: str = ""  # the solution's description, for the per-point explanation
     scans: bytes | None = None  # `solution_scans` of modules, title and text, when worked out beforehand
+    maturity: str = ""  # the maturity band the solution serves, "lowest-highest" (e.g. "1-2"); "" = unstated
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,36 @@ def domain_fit(need_domains: Sequence[str], solution_domain: str) -> float:
     return 1.0 if solution_domain in need_domains else 0.0
 
 
+MATURITY_LEVELS = range(1, 6)
+
+
+def maturity_range(band: str) -> range | None:
+    """The levels of a band written "lowest-highest" (e.g. "3-5"); None when unstated or malformed."""
+    low, _, high = band.partition("-")
+    if not (low.isdigit() and high.isdigit()):
+        return None
+    levels = range(int(low), int(high) + 1)
+    return levels if levels and levels[0] in MATURITY_LEVELS and levels[-1] in MATURITY_LEVELS else None
+
+
+def maturity_fit(need_level: int, band: str) -> float:
+    """How well a solution's maturity band suits a need's level: 1 inside, 0.25 one level outside, 0
+    further; NEUTRAL when either is unstated, so a thinly described side is never below average."""
+    levels = maturity_range(band)
+    if need_level not in MATURITY_LEVELS or levels is None:
+        return NEUTRAL
+    if need_level in levels:
+        return 1.0
+    distance = levels[0] - need_level if need_level < levels[0] else need_level - levels[-1]
+    return 0.25 if distance == 1 else 0.0
+
+
+def maturity_bits(band: str) -> int:
+    """The band as a bit set: bit i for level i (0 when unstated), for FEATURES."""
+    levels = maturity_range(band)
+    return sum(1 << level for level in levels) if levels else 0
+
+
 def signals(need: NeedProfile, terms: NeedTerms, candidate: Candidate, taxonomy: Taxonomy) -> dict[str, float]:
     return {
         "semantic": clip01(candidate.semantic),
@@ -108,6 +142,7 @@ def signals(need: NeedProfile, terms: NeedTerms, candidate: Candidate, taxonomy:
         "size": size_fit(need.size, candidate.sizes),
         "tags": tag_overlap(terms.tags, taxonomy.canonical_tags(candidate.tags)),
         "domain": domain_fit(terms.domains, candidate.domain),
+        "maturity": maturity_fit(need.maturity, candidate.maturity),
     }
 
 
@@ -175,14 +210,20 @@ FEATURES = np.dtype(
         ("tags_hi", np.uint64),  # ... taxonomy.tags[64 + i]
         ("custom_tags", np.bool_),  # some tag the taxonomy does not know: scored one by one
         ("domain", np.uint16),  # place of the domain in taxonomy.domains; OTHER_DOMAIN if not there
+        ("maturity", np.uint8),  # `maturity_bits` of the band served
     ]
 )
 OTHER_DOMAIN = np.iinfo(np.uint16).max
 
 
 def solution_features(
-    industries: Iterable[str], sizes: Iterable[str], tags: Iterable[str], domain: str, taxonomy: Taxonomy
-) -> tuple[int, bool, int, int, int, bool, int] | None:
+    industries: Iterable[str],
+    sizes: Iterable[str],
+    tags: Iterable[str],
+    domain: str,
+    taxonomy: Taxonomy,
+    maturity: str = "",
+) -> tuple[int, bool, int, int, int, bool, int, int] | None:
     """A row of FEATURES for a solution; None when the taxonomy has more than 64 industries or 128 tags."""
     found = finders(taxonomy)
     if len(found.industry_bit) > 64 or len(found.tag_bit) > 128:
@@ -205,4 +246,13 @@ def solution_features(
         else:
             tag_bits |= 1 << bit
     place = found.domain_place.get(domain, OTHER_DOMAIN)
-    return industry_bits, bool(listed), size_bits, tag_bits & (2**64 - 1), tag_bits >> 64, custom, place
+    return (
+        industry_bits,
+        bool(listed),
+        size_bits,
+        tag_bits & (2**64 - 1),
+        tag_bits >> 64,
+        custom,
+        place,
+        maturity_bits(maturity),
+    )

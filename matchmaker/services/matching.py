@@ -28,6 +28,7 @@ def need_profile(need: Need) -> NeedProfile:
         size=need.size_class or None,
         domains=tuple(need.domains),
         tags=tuple(need.tags),
+        maturity=need.target_maturity,
     )
 
 

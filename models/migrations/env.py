@@ -10,6 +10,7 @@ from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString, UTCDateTime
 
 import models.api  # noqa: F401  (API keys, call log)
+import models.funding  # noqa: F401  (maturity history)
 import models.security  # noqa: F401  (login failures)
 import models.tables  # noqa: F401  (catalogue)
 import models.weights  # noqa: F401  (fusion weights)

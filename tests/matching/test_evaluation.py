@@ -2,6 +2,7 @@
 
 import json
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -207,3 +208,25 @@ def test_several_files_give_a_table_each_and_their_macro_average(tmp_path, capsy
         lexical = (each[0]["baselines"]["lexical"][metric] + each[1]["baselines"]["lexical"][metric]) / 2
         assert figures["macro"]["baselines"]["lexical"][metric] == pytest.approx(lexical)
     assert out.count("system") == 3 and "macro average over 2 files" in out
+
+
+def test_the_optional_maturity_fields_are_read_and_bad_ones_count_as_unstated(tmp_path):
+    path = labelled_set(tmp_path)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["solutions"][0]["maturity"] = "1-2"
+    data["solutions"][1]["maturity"] = "二级"  # not a band: unstated
+    data["needs"][0]["maturity"] = 2
+    data["needs"][1]["maturity"] = 9  # out of range: unstated
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    labelled = load_labelled_set(path, tiny_taxonomy())
+    assert [s.maturity for s in labelled.solutions] == ["1-2", "", "", ""]
+    assert [n.profile.maturity for n in labelled.needs][:3] == [2, 0, 0]
+
+
+def test_a_set_without_maturity_ranks_alike_with_and_without_the_signal(tmp_path):
+    """Neutral for every candidate, the signal moves no answer: the metrics are the same either way."""
+    path = labelled_set(tmp_path)
+    encoder, taxonomy = load_encoder("hash"), tiny_taxonomy()
+    with_signal = evaluate(path, encoder, taxonomy)
+    without = evaluate(path, encoder, taxonomy, weights=replace(DEFAULT_WEIGHTS, maturity=0.0))
+    assert with_signal == without

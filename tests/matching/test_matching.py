@@ -143,6 +143,7 @@ def test_match_is_rank_over_all_candidates_though_it_ranks_only_the_best(monkeyp
             sizes=tuple(rng.sample(["large", "medium", "small", "micro", "huge"], rng.randint(0, 3))),
             modules=tuple(rng.choices(words, k=rng.randint(0, 3))),
             tags=tuple(rng.sample(tags, rng.randint(0, 3))),  # empty: suggested from the text
+            maturity=rng.choice(["", "1-2", "2-3", "3-5", "4-5", "5-1", "x"]),
         )
         for i in range(1, 500)
     ]
@@ -168,6 +169,7 @@ def test_match_is_rank_over_all_candidates_though_it_ranks_only_the_best(monkeyp
             size=rng.choice([None, "large", "small", "micro", "huge"]),
             domains=rng.choice([(), ("software",), ("network", "other")]),
             tags=rng.choice([(), ("MES",), ("WMS", "5G专网"), ("自定义能力",)]),
+            maturity=rng.choice(range(7)),
         )
         for top_n, k in ((10, 30), (5, 80), (3, 200)):
             ranked_sizes.clear()

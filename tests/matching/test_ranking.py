@@ -39,14 +39,14 @@ def candidate(solution_id: int, provider_id: int | None = None, **overrides) -> 
 
 def test_default_weights_are_non_negative_and_normalise_to_one():
     share = DEFAULT_WEIGHTS.normalised()
-    assert set(share) == set(SIGNALS) == {"semantic", "lexical", "industry", "size", "tags", "domain"}
+    assert set(share) == set(SIGNALS) == {"semantic", "lexical", "industry", "size", "tags", "domain", "maturity"}
     assert sum(share.values()) == pytest.approx(1.0)
     assert all(v >= 0 for v in share.values())
     assert all(share[name] > 0 for name in ("semantic", "lexical", "industry", "tags"))
-    assert Weights(2, 2, 0, 0, 0, 0).normalised()["semantic"] == pytest.approx(0.5)
+    assert Weights(2, 2, 0, 0, 0, 0, 0).normalised()["semantic"] == pytest.approx(0.5)
 
 
-@pytest.mark.parametrize("bad", [Weights(0, 0, 0, 0, 0, 0), Weights(1, -1, 0, 0, 0, 0)])
+@pytest.mark.parametrize("bad", [Weights(0, 0, 0, 0, 0, 0, 0), Weights(1, -1, 0, 0, 0, 0, 0)])
 def test_weights_must_be_non_negative_with_a_positive_sum(bad):
     with pytest.raises(ValueError):
         bad.normalised()

@@ -65,7 +65,7 @@ def test_cross_validation_finds_what_both_files_need_and_reports_held_out_figure
     tables = [table("a", f"a{i}", SEMANTIC, rng) for i in range(10)] + [
         table("b", f"b{i}", LEXICAL, rng) for i in range(10)
     ]
-    result = cross_validate(tables, folds=5, step=0.5, fixed={"semantic only": Weights(1, 0, 0, 0, 0, 0)})
+    result = cross_validate(tables, folds=5, step=0.5, fixed={"semantic only": Weights(1, 0, 0, 0, 0, 0, 0)})
     assert result.held_out == {"a": pytest.approx(1.0), "b": pytest.approx(1.0)}
     for chosen in [*result.chosen, result.best]:
         assert chosen[SEMANTIC] == chosen[LEXICAL] == 0.5
