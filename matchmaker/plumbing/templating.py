@@ -17,7 +17,7 @@ from matchmaker.services.labels import (
     SOLUTION_STATUS_LABELS,
 )
 from matchmaker.services.whitelist import ACTION_LABELS
-from models.validation import MATURITY_LEVELS, SIZE_LABELS
+from models.validation import FACTORY_TIERS, MATURITY_BANDS, MATURITY_LEVELS, SIZE_LABELS
 
 BEIJING = timezone(timedelta(hours=8), "北京时间")
 _TAXONOMY_VERBS = {"create": "新增", "update": "修改", "delete": "删除"}
@@ -70,6 +70,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         size=_label(SIZE_LABELS),
         maturity=lambda level: MATURITY_LEVELS.get(int(level or 0), ""),
+        factory_tier=lambda tier: FACTORY_TIERS.get(tier or "", ""),
+        maturity_band=lambda band: MATURITY_BANDS.get(band or "", ""),
         provider_status=_label(PROVIDER_STATUS_LABELS),
         solution_status=_label(SOLUTION_STATUS_LABELS),
         need_status=_label(NEED_STATUS_LABELS),

@@ -4,7 +4,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from matchmaker.services import taxonomy
+from matchmaker.services import enterprises, taxonomy
 from matchmaker.services.errors import ServiceError
 from models import Enterprise, Provider, Role, User
 from models.schemas import AccountCreate, EnterpriseRegistration, ProviderRegistration
@@ -44,12 +44,11 @@ def register_enterprise(session: Session, data: EnterpriseRegistration) -> User:
     taxonomy.check_codes(session, industries=[data.industry])
     _require_free_credit_code(session, Enterprise, data.credit_code)
     user = _new_user(session, _account(data), Role.enterprise)
-    session.add(
-        Enterprise.model_validate(
-            data.model_dump(exclude={"password"})
-            | {"user_id": user.id, "size_class": size_class(data.employees, data.revenue)}
-        )
-    )
+    derived = {"user_id": user.id, "size_class": size_class(data.employees, data.revenue)}
+    enterprise = Enterprise.model_validate(data.model_dump(exclude={"password"}) | derived)
+    session.add(enterprise)
+    session.flush()
+    enterprises.record_maturity(session, enterprise, enterprises.UNSTATED, user.id)
     session.commit()
     return user
 

@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 from matchmaker.matching.tagging import Suggestion
 from matchmaker.services import taxonomy
 from matchmaker.services.errors import ServiceError
-from models import Enterprise, Need, NeedStatus, utcnow
+from models import Enterprise, MaturityChange, Need, NeedStatus, utcnow
 from models.schemas import EnterpriseProfile, NeedCreate
 from models.validation import size_class
 
@@ -23,8 +23,36 @@ def get(session: Session, enterprise_id: int) -> Enterprise:
     return enterprise
 
 
-def update_profile(session: Session, enterprise_id: int, profile: EnterpriseProfile) -> Enterprise:
+MaturityState = tuple[int, str, str]  # level, how it is known, 智能工厂 tier
+UNSTATED: MaturityState = (0, "", "")
+
+
+def maturity_state(enterprise: Enterprise) -> MaturityState:
+    return enterprise.maturity_level, enterprise.maturity_source, enterprise.factory_tier
+
+
+def record_maturity(session: Session, enterprise: Enterprise, before: MaturityState, actor_id: int | None) -> None:
+    """Add a history row when the level, its source or the tier differs from `before` (the dashboard's
+    change in level over time); the enterprise must have its id."""
+    if maturity_state(enterprise) == before:
+        return
+    session.add(
+        MaturityChange(
+            enterprise_id=enterprise.id,
+            from_level=before[0],
+            to_level=enterprise.maturity_level,
+            maturity_source=enterprise.maturity_source,
+            factory_tier=enterprise.factory_tier,
+            actor_id=actor_id,
+        )
+    )
+
+
+def update_profile(
+    session: Session, enterprise_id: int, profile: EnterpriseProfile, actor_id: int | None = None
+) -> Enterprise:
     enterprise = get(session, enterprise_id)
+    before = maturity_state(enterprise)
     taxonomy.check_codes(session, industries=[profile.industry])
     clash = session.exec(
         select(Enterprise.id).where(Enterprise.credit_code == profile.credit_code, Enterprise.id != enterprise_id)
@@ -35,6 +63,7 @@ def update_profile(session: Session, enterprise_id: int, profile: EnterpriseProf
     enterprise.size_class = size_class(profile.employees, profile.revenue)
     enterprise.updated_at = utcnow()
     session.add(enterprise)
+    record_maturity(session, enterprise, before, actor_id)
     session.commit()
     return enterprise
 

@@ -48,7 +48,7 @@ def profile():
     data = submitted(form, EnterpriseProfile)
     if data:
         try:
-            enterprises.update_profile(session, enterprise.id, data)
+            enterprises.update_profile(session, enterprise.id, data, actor_id=current_user.id)
         except ServiceError as error:
             session.rollback()
             attach_service_error(form, error)

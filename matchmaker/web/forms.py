@@ -27,7 +27,15 @@ from wtforms.validators import DataRequired, EqualTo, InputRequired, Optional
 from matchmaker.services import taxonomy
 from matchmaker.services.errors import ServiceError
 from models.schemas import error_messages
-from models.validation import MATURITY_LEVELS, PINGSHAN_STREETS, SIZE_LABELS, text_error
+from models.validation import (
+    FACTORY_TIERS,
+    MATURITY_BANDS,
+    MATURITY_LEVELS,
+    MATURITY_SOURCES,
+    PINGSHAN_STREETS,
+    SIZE_LABELS,
+    text_error,
+)
 
 Schema = TypeVar("Schema", bound=SQLModel)
 
@@ -160,7 +168,12 @@ class EnterpriseFields(BaseForm):
     industry = SelectField("所属行业", validators=[REQUIRED])
     employees = IntegerField("从业人员（人）", validators=[InputRequired(message="请输入从业人员数")])
     revenue = DecimalField("上年营业收入（万元）", validators=[InputRequired(message="请输入营业收入")], places=None)
-    maturity_level = SelectField("智能制造能力成熟度", choices=choices(MATURITY_LEVELS), default="0")
+    maturity_level = SelectField("智能制造能力成熟度（GB/T 39116）", choices=choices(MATURITY_LEVELS), default="0")
+    maturity_source = SelectField("成熟度等级来源", choices=choices(MATURITY_SOURCES), default="self")
+    maturity_assessed_on = DateField("评估日期（已评估时填写）", validators=[Optional()])
+    maturity_certificate = StringField("评估证书编号（已评估时填写）", validators=[Optional()])
+    factory_tier = SelectField("智能工厂等级", choices=choices(FACTORY_TIERS), default="")
+    factory_tier_year = IntegerField("智能工厂认定年份", validators=[Optional()])
     street = SelectField("所在街道", choices=choices({s: s for s in PINGSHAN_STREETS}), validators=[REQUIRED])
     address = StringField("详细地址", validators=[Optional()])
     contact_name = StringField("联系人", validators=[REQUIRED])
@@ -217,6 +230,7 @@ class SolutionForm(BaseForm):
     deployment = SelectField("部署方式", choices=choices(DEPLOYMENTS))
     price_range = StringField("价格区间（如 5-20万元）", validators=[Optional()])
     delivery_weeks = IntegerField("交付周期（周）", validators=[Optional()])
+    maturity_band = SelectField("适用的智能制造能力成熟度", choices=choices(MATURITY_BANDS), default="")
 
 
 class NeedForm(BaseForm):
@@ -227,6 +241,9 @@ class NeedForm(BaseForm):
     tags = CheckboxesField("能力标签（可不选，系统会推荐）")
     budget_range = StringField("预算范围（如 10-30万元）", validators=[Optional()])
     expected_start = StringField("预期开始时间（年-月，如 2027-03）", validators=[Optional()])
+    target_maturity = SelectField(
+        "希望达到的智能制造能力成熟度（可不填）", choices=choices(MATURITY_LEVELS | {0: "不填"}), default="0"
+    )
     suggest = SubmitField("智能识别领域和标签")
 
 
