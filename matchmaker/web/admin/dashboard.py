@@ -6,6 +6,7 @@ files from `services.exports`.
 """
 
 import io
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -22,13 +23,13 @@ from matchmaker.plumbing.errors import error_page
 from matchmaker.plumbing.extensions import search_index
 from matchmaker.plumbing.pagination import Page, requested_page
 from matchmaker.plumbing.security import no_store
-from matchmaker.services import audit, exports, matching, stats
+from matchmaker.services import audit, exports, matching, maturity, stats
 from matchmaker.services import taxonomy as taxonomy_service
 from matchmaker.services.labels import NEED_STATUS_LABELS, PROVIDER_STATUS_LABELS
 from matchmaker.web.admin import bp, charts
 from matchmaker.web.forms import BaseForm, choices
 from models import MatchResult, Need, NeedStatus, ProviderStatus
-from models.validation import SIZE_LABELS, month_error
+from models.validation import FACTORY_TIERS, MATURITY_LEVELS, SIZE_LABELS, month_error
 
 TOP_INDUSTRIES = 6  # industries drawn by name in the monthly chart; the rest are summed as 其他
 HEATMAP_ROWS = 12
@@ -42,6 +43,7 @@ FORMATS = {"xlsx": "Excel（XLSX）", "csv": "CSV（UTF-8，带 BOM）"}
 SECTIONS = [
     "admin/dashboard/_needs.html",
     "admin/dashboard/_gaps.html",
+    "admin/dashboard/_maturity.html",
     "admin/dashboard/_dockings.html",
     "admin/dashboard/_exports.html",
 ]
@@ -214,6 +216,44 @@ def _dashboard(session: Session, period: stats.Period, threshold: float) -> dict
         "gap_chart": gap_chart,
         "gap_rows": gap_rows,
         "good_min": stats.COVERAGE_MIN_GOOD,
+        "maturity": _maturity(session, period),
+    }
+
+
+@dataclass(frozen=True)
+class StandingRow:
+    level: str
+    counts: list[int]  # per FACTORY_TIERS, in its order
+    total: int
+
+
+def _standing_rows(counts: Counter[maturity.LevelTier]) -> list[StandingRow]:
+    """One row per maturity level, highest first, then 未评估; one column per 智能工厂 tier."""
+    rows = []
+    for level in (5, 4, 3, 2, 1, 0):
+        cells = [counts.get((level, tier), 0) for tier in FACTORY_TIERS]
+        rows.append(StandingRow(MATURITY_LEVELS[level], cells, sum(cells)))
+    return rows
+
+
+def _maturity(session: Session, period: stats.Period) -> dict[str, Any]:
+    """The maturity section: enterprises and open needs by level and tier, and levels month by month."""
+    now = maturity.standing(session)
+    levels, upgrades = maturity.levels_over_time(session, period)
+    assessed = sum(n for (level, _), n in now.enterprises.items() if level >= 3)
+    chart = charts.stacked_bar_chart(
+        "maturity-levels",
+        "各成熟度等级的企业数（月末）",
+        f"{period.first_month} 至 {period.last_month}，共有 {sum(upgrades)} 次等级提升；"
+        f"目前三级及以上企业 {assessed} 家。",
+        period.months,
+        [charts.Series(MATURITY_LEVELS[int(key)], values) for key, values in sorted(levels.rows.items())],
+    )
+    return {
+        "tiers": list(FACTORY_TIERS.values()),
+        "enterprises": _standing_rows(now.enterprises),
+        "open_needs": _standing_rows(now.open_needs),
+        "chart": chart,
     }
 
 

@@ -2,7 +2,7 @@
 target level and the maturity band a solution serves
 
 Revision ID: i16a_maturity
-Revises: i17a_events
+Revises: i13a_identity_change
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "i16a_maturity"
-down_revision: str | Sequence[str] | None = "i17a_events"
+down_revision: str | Sequence[str] | None = "i13a_identity_change"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
