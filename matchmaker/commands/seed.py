@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlmodel import Session, select
 from werkzeug.security import generate_password_hash
 
+from matchmaker.commands import seed_funding
 from matchmaker.commands.seed_events import load_events
 from matchmaker.services import audit, changes
 from models import (
@@ -191,6 +192,7 @@ def load_demo(session: Session, seed_dir: Path = SEED_DIR) -> SeedReport:
         _provider(session, row, admin, report)
     for row in _read("enterprises.json", seed_dir):
         _enterprise(session, row, report)
+    seed_funding.load(session)
     load_events(session, admin, report)
     session.commit()
     return report
