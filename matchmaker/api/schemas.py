@@ -85,6 +85,7 @@ class ScoreParts(BaseModel):
     size: float = Field(description="规模适配")
     tags: float = Field(description="能力标签")
     domain: float = Field(description="服务领域")
+    maturity: float = Field(description="智能制造能力成熟度适配")
 
 
 class PointOut(Out):
@@ -118,6 +119,7 @@ class SolutionBrief(Out):
     deployment: str = Field(description="部署方式：saas、private、hybrid、onsite 或空")
     price_range: str
     delivery_weeks: int | None = Field(description="交付周期（周）")
+    maturity_band: str = Field(description="适用的智能制造能力成熟度等级区间，如 1-2、3-5；空为不限")
     provider: ProviderRef
 
 
@@ -153,6 +155,7 @@ class NeedOut(Out):
     tags: list[str]
     budget_range: str
     expected_start: str = Field(description="预期开始时间，年-月")
+    target_maturity: int = Field(description="希望达到的智能制造能力成熟度等级 1-5，0 为未填写")
     status: NeedStatus
     created_at: UtcDateTime
     updated_at: UtcDateTime
