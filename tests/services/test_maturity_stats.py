@@ -4,26 +4,13 @@ from datetime import UTC, datetime
 
 from matchmaker.services import maturity, stats
 from models import Enterprise, MaturityChange, Need, NeedStatus
-from tests.conftest import credit_code
+from tests.services.test_dockings import add_enterprise
 
 
 def _enterprise(db, serial: int, level: int, tier: str = "") -> Enterprise:
-    enterprise = Enterprise(
-        name=f"企业{serial}",
-        credit_code=credit_code(serial),
-        industry="furniture",
-        employees=100,
-        revenue=3000,
-        size_class="small",
-        maturity_level=level,
-        maturity_source="self" if level else "",
-        factory_tier=tier,
-        factory_tier_year=2025 if tier else None,
-        street="坪山街道",
-        contact_name="王",
-        phone="13800138000",
-        email=f"e{serial}@example.com",
-    )
+    enterprise = add_enterprise(db, serial)
+    enterprise.maturity_level, enterprise.maturity_source = level, "self" if level else ""
+    enterprise.factory_tier, enterprise.factory_tier_year = tier, 2025 if tier else None
     db.add(enterprise)
     db.flush()
     return enterprise
