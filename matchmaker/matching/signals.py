@@ -41,7 +41,7 @@ class NeedProfile:
     size: str | None = None  # size class: large | medium | small | micro
     domains: tuple[str, ...] = ()  # domain codes; suggested from the text when empty
     tags: tuple[str, ...] = ()  # tag names; suggested from the text when empty
-    maturity: int = 0  # the 智能制造能力成熟度 level the need aims for (or the company is at); 0 = unstated
+    maturity: int = 0  # the 智能制造能力成熟度 level (1-5) the need aims for; 0 = unstated
 
 
 @dataclass(slots=True)
