@@ -12,6 +12,7 @@ from pydantic import AfterValidator, EmailStr, ValidationError, ValidationInfo, 
 from sqlmodel import Field, SQLModel
 
 from models.validation import (
+    AI_SCENARIOS,
     FACTORY_TIERS,
     MATURITY_BANDS,
     MATURITY_SOURCES,
@@ -189,6 +190,14 @@ class SuccessCaseCreate(Input):
     industry: str = Field(default="general", max_length=40)
     year: int | None = Field(default=None, ge=1990, le=2100)
     description: str = Field(default="", max_length=4000)
+    ai_scenarios: CleanList = Field(default_factory=list)
+
+    @field_validator("ai_scenarios")
+    @classmethod
+    def _ai_scenarios(cls, value: list[str]) -> list[str]:
+        if any(scenario not in AI_SCENARIOS for scenario in value):
+            raise ValueError("请从列出的人工智能赋能场景中选择")
+        return value
 
 
 class SolutionWrite(Input):

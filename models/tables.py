@@ -141,6 +141,7 @@ class SuccessCase(SQLModel, table=True):
     industry: str = Field(default="general", max_length=40)
     year: int | None = None
     description: str = Field(default="", sa_column=_text())
+    ai_scenarios: list[str] = Field(default_factory=list, sa_column=_json_list())  # see AI_SCENARIOS
 
 
 class WhitelistEvent(SQLModel, table=True):

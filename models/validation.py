@@ -25,6 +25,9 @@ MATURITY_LEVELS = {
 MATURITY_SOURCES = {"assessed": "已评估（有证书）", "self": "自评估"}
 # 智能工厂梯度培育 tiers, lowest first; "" = not recognised.
 FACTORY_TIERS = {"": "未认定", "basic": "基础级", "advanced": "先进级", "excellent": "卓越级", "leading": "领航级"}
+# 人工智能赋能 scenarios a success case may be marked with: the plan selects providers for their
+# 人工智能赋能新型工业化成功经验, so the whitelist review shows these.
+AI_SCENARIOS = ("视觉质检", "预测性维护", "工艺参数优化", "大模型应用", "智能排产", "能耗优化", "智能仓储物流")
 # The maturity levels a solution serves, as "lowest-highest"; "" = not stated (fits any level).
 MATURITY_BANDS = {
     "": "不限",

@@ -205,6 +205,7 @@ class CaseOut(Out):
     industry: str
     year: int | None
     description: str
+    ai_scenarios: list[str] = Field(description="人工智能赋能场景，如视觉质检、预测性维护")
 
 
 class ProviderOut(Out):

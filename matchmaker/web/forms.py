@@ -28,6 +28,7 @@ from matchmaker.services import taxonomy
 from matchmaker.services.errors import ServiceError
 from models.schemas import error_messages
 from models.validation import (
+    AI_SCENARIOS,
     FACTORY_TIERS,
     MATURITY_BANDS,
     MATURITY_LEVELS,
@@ -74,6 +75,11 @@ class CheckboxesField(SelectMultipleField):
 
     widget = widgets.ListWidget(prefix_label=False)
     option_widget = widgets.CheckboxInput()
+
+    def __init__(self, *args, **kwargs) -> None:
+        # WTForms has no Chinese for a multiple choice's unknown values.
+        kwargs.setdefault("invalid_choice_message", "不是有效的选择：'%(value)s'")
+        super().__init__(*args, **kwargs)
 
 
 def lines(text: str | None) -> list[str]:
@@ -216,6 +222,7 @@ class CaseForm(BaseForm):
     industry = SelectField("客户行业")
     year = IntegerField("年份", validators=[Optional()])
     description = TextAreaField("案例说明（做了什么、取得了什么效果）", validators=[Optional()])
+    ai_scenarios = CheckboxesField("人工智能赋能场景（如有，可多选）", choices=choices({s: s for s in AI_SCENARIOS}))
 
 
 class SolutionForm(BaseForm):

@@ -318,12 +318,12 @@ def test_dashboard_page_shows_the_figures_as_accessible_charts(app, admin_client
     assert f"{contracts.amount:.1f}" in html
     assert "统计区间：2026-01 至 2026-06" in html
     svgs = re.findall(r"<svg .*?</svg>", html, flags=re.S)
-    assert len(svgs) == 6  # industry, size, domain, gaps, funnel, satisfaction
+    assert len(svgs) == 7  # industry, size, domain, gaps, maturity levels, funnel, satisfaction
     for svg in svgs:
         ids = re.search(r'aria-labelledby="([\w-]+)-title ([\w-]+)-desc"', svg)
         assert ids and f'<title id="{ids.group(1)}-title">' in svg and f'<desc id="{ids.group(2)}-desc">' in svg
         assert 'role="img"' in svg
-    assert html.count("查看数据表") == 6 and "<table>" in html
+    assert html.count("查看数据表") == 7 and "<table>" in html
     assert (
         "style=" not in html
         and "<script" not in html

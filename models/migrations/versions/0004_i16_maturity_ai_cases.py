@@ -1,5 +1,5 @@
 """maturity: the enterprise's assessed or self-assessed level and 智能工厂 tier, its history, a need's
-target level and the maturity band a solution serves
+target level and the maturity band a solution serves; the AI-enabled scenarios of a success case
 
 Revision ID: i16a_maturity
 Revises: i13a_identity_change
@@ -27,12 +27,13 @@ def _columns() -> tuple[tuple[str, sa.Column], ...]:
         ("enterprise", sa.Column("factory_tier_year", sa.Integer(), nullable=True)),
         ("need", sa.Column("target_maturity", sa.Integer(), nullable=False, server_default="0")),
         ("solution", sa.Column("maturity_band", sa.String(length=5), nullable=False, server_default="")),
+        ("successcase", sa.Column("ai_scenarios", sa.JSON(), nullable=False, server_default="[]")),
     )
 
 
 def upgrade() -> None:
     inspector = sa.inspect(op.get_bind())
-    for table in ("enterprise", "need", "solution"):
+    for table in ("enterprise", "need", "solution", "successcase"):
         present = {column["name"] for column in inspector.get_columns(table)}
         new = [column for name, column in _columns() if name == table and column.name not in present]
         if not new:
@@ -68,6 +69,8 @@ def downgrade() -> None:
     op.drop_index("ix_maturitychange_created_at", table_name="maturitychange")
     op.drop_index("ix_maturitychange_enterprise_id", table_name="maturitychange")
     op.drop_table("maturitychange")
+    with op.batch_alter_table("successcase") as batch:
+        batch.drop_column("ai_scenarios")
     with op.batch_alter_table("solution") as batch:
         batch.drop_column("maturity_band")
     with op.batch_alter_table("need") as batch:
