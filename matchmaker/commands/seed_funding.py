@@ -1,17 +1,28 @@
-"""Demo data on the way from docking to funding: enterprises' maturity standing with its history, and
-the maturity band of the seeded solutions. Called from `seed.load_demo`; idempotent (an enterprise
-with history rows, a solution with a band, is left alone)."""
+"""Demo data on the way from docking to funding: enterprises' maturity standing with its history, the
+maturity band of the seeded solutions and the AI-enabled scenarios of the seeded success cases.
+Called from `seed.load_demo`; idempotent (an enterprise with history rows, a solution with a band, a
+case with scenarios is left alone)."""
 
 from datetime import date, timedelta
 
 from sqlmodel import Session, col, select
 
 from matchmaker.services import changes
-from models import Enterprise, MaturityChange, Solution, utcnow
+from models import Enterprise, MaturityChange, Solution, SuccessCase, utcnow
 
 # Words in a solution's title that mark it as integration across systems (三级及以上).
 _INTEGRATION = ("平台", "集成", "数字孪生", "工业互联网", "一体化")
 _BAND_OF_DOMAIN = {"data_collection": "1-2", "diagnosis": "1-2", "software": "2-3"}
+# Words in a case's text that mark each AI-enabled scenario.
+_AI_WORDS = {
+    "视觉质检": ("视觉", "AOI", "缺陷检测"),
+    "预测性维护": ("预测性维护", "故障预测", "故障预警"),
+    "工艺参数优化": ("工艺参数",),
+    "大模型应用": ("大模型",),
+    "智能排产": ("智能排产", "APS"),
+    "能耗优化": ("能耗",),
+    "智能仓储物流": ("AGV", "立体库"),
+}
 
 
 def _standing(enterprise: Enterprise) -> None:
@@ -47,7 +58,8 @@ def _history(enterprise: Enterprise) -> list[MaturityChange]:
 
 
 def load(session: Session) -> None:
-    """Maturity standing and history for the seeded enterprises, bands for the seeded solutions."""
+    """Maturity standing and history for the seeded enterprises, bands for the seeded solutions, AI
+    scenarios for the seeded cases."""
     recorded = set(session.exec(select(MaturityChange.enterprise_id).group_by(MaturityChange.enterprise_id)))
     for enterprise in session.exec(select(Enterprise).where(col(Enterprise.maturity_level) > 0)):
         if enterprise.id in recorded:
@@ -63,4 +75,9 @@ def load(session: Session) -> None:
             session.add(solution)
             banded.append(solution.id)
     changes.mark_solutions(session, banded)
+    for case in session.exec(select(SuccessCase)):
+        if not case.ai_scenarios:
+            text = f"{case.title}\n{case.description}"
+            case.ai_scenarios = [name for name, words in _AI_WORDS.items() if any(w in text for w in words)]
+            session.add(case)
     session.flush()

@@ -8,7 +8,7 @@ from sqlmodel import select
 
 from matchmaker.commands import seed_funding
 from matchmaker.commands.seed import load_demo
-from models import Enterprise, MaturityChange, Solution
+from models import Enterprise, MaturityChange, Solution, SuccessCase
 from models.schemas import EnterpriseProfile
 
 
@@ -25,6 +25,8 @@ def test_the_demo_has_enterprises_at_several_levels_with_history_and_loads_once(
     assert any(0 < h.from_level < h.to_level for h in history)  # some moved up a level
     bands = Counter(db.exec(select(Solution.maturity_band)))
     assert bands["1-2"] and bands["3-5"] and bands[""]
+    scenarios = [c.ai_scenarios for c in db.exec(select(SuccessCase))]
+    assert any("视觉质检" in s for s in scenarios) and [] in scenarios
 
     seed_funding.load(db)
     db.commit()
