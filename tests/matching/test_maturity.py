@@ -63,5 +63,5 @@ def test_maturity_is_a_small_weight_that_never_outweighs_clearly_better_text():
     better_text = candidate(1, semantic=0.8, maturity="4-5")  # far from the need's level
     fitting = candidate(2, semantic=0.7, maturity="1-2")
     assert [m.solution_id for m in rank(need, [fitting, better_text], TAXONOMY)] == [1, 2]
-    parts = rank(need, [fitting], TAXONOMY)[0].parts
-    assert parts["maturity"] == pytest.approx(DEFAULT_WEIGHTS.normalised()["maturity"])
+    parts = {m.solution_id: m.parts["maturity"] for m in rank(need, [fitting, better_text], TAXONOMY)}
+    assert parts == {2: pytest.approx(DEFAULT_WEIGHTS.normalised()["maturity"]), 1: 0.0}
