@@ -94,14 +94,18 @@ def database_enums(db: Engine) -> dict[str, list[str]]:
 
 
 def rows(db: Engine) -> dict[str, list[tuple]]:
-    """Every row of every model table the database has, in primary-key order."""
-    present = tables(db)
+    """Every row of every model table the database has, in primary-key order, with the columns the
+    database has (a later revision may add columns to a table that an older schema holds)."""
+    inspector = inspect(db)
+    present = set(inspector.get_table_names())
     with db.connect() as connection:
-        return {
-            table.name: [tuple(row) for row in connection.execute(select(table).order_by(*table.primary_key.columns))]
-            for table in SQLModel.metadata.sorted_tables
-            if table.name in present
-        }
+        found = {}
+        for table in SQLModel.metadata.sorted_tables:
+            if table.name in present:
+                names = {column["name"] for column in inspector.get_columns(table.name)}
+                query = select(*(c for c in table.columns if c.name in names)).order_by(*table.primary_key.columns)
+                found[table.name] = [tuple(row) for row in connection.execute(query)]
+        return found
 
 
 def tables(db: Engine) -> set[str]:
