@@ -168,6 +168,7 @@ _BRIEF_COLUMNS = (
     Solution.deployment,
     Solution.price_range,
     Solution.delivery_weeks,
+    Solution.maturity_band,
 )
 BriefRow = Row  # a row of _BRIEF_COLUMNS, read by attribute (row.title)
 
