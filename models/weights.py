@@ -20,5 +20,6 @@ class FusionWeights(SQLModel, table=True):
     size: float
     tags: float
     domain: float
+    maturity: float = 0.0  # added with the maturity signal; rows adopted before it weigh it 0
     adopted_by: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = Field(default_factory=utcnow)

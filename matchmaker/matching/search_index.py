@@ -31,7 +31,7 @@ from sqlmodel import Session, col, select
 from embeddings import Encoder, load_encoder
 from embeddings.shared import SharedEncoder
 from matchmaker.matching.engine import MatchEngine, SolutionDoc, doc_text
-from matchmaker.matching.fusion import DEFAULT_WEIGHTS, RankedMatch, Weights
+from matchmaker.matching.fusion import DEFAULT_WEIGHTS, SIGNALS, RankedMatch, Weights
 from matchmaker.matching.signals import NeedProfile
 from matchmaker.matching.tagging import Suggestion, suggest
 from matchmaker.matching.taxonomy import Taxonomy
@@ -84,7 +84,7 @@ def stored_weights(session: Session) -> Weights:
     row = session.exec(select(FusionWeights).order_by(col(FusionWeights.id).desc()).limit(1)).first()
     if row is None:
         return DEFAULT_WEIGHTS
-    return Weights(row.semantic, row.lexical, row.industry, row.size, row.tags, row.domain)
+    return Weights(**{name: getattr(row, name) for name in SIGNALS})
 
 
 ENCODE_BATCH = 256

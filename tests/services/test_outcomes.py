@@ -56,7 +56,7 @@ def test_outcomes_that_reward_lexical_matches_raise_the_lexical_weight():
             public.append(t)
     assert cross_validate(public, folds=3, step=0.5).best[LEXICAL] == 0.0
     outcomes = [table("outcomes", f"o{i}", LEXICAL, rng) for i in range(6)]
-    refit = cross_validate(public + outcomes, folds=3, step=0.5, fixed={"current": Weights(0, 0, 0, 0, 0, 1)})
+    refit = cross_validate(public + outcomes, folds=3, step=0.5, fixed={"current": Weights(0, 0, 0, 0, 0, 1, 0)})
     assert refit.best[LEXICAL] >= 0.5
     assert refit.held_out["outcomes"] == pytest.approx(1.0)
     # Both public sets tie with the current weights: no gain there, so the rule refuses.

@@ -2,7 +2,7 @@
 target level and the maturity band a solution serves; the AI-enabled scenarios of a success case
 
 Revision ID: i16a_maturity
-Revises: i13a_identity_change
+Revises: i12b_weights
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "i16a_maturity"
-down_revision: str | Sequence[str] | None = "i13a_identity_change"
+down_revision: str | Sequence[str] | None = "i12b_weights"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -28,16 +28,13 @@ def _columns() -> tuple[tuple[str, sa.Column], ...]:
         ("need", sa.Column("target_maturity", sa.Integer(), nullable=False, server_default="0")),
         ("solution", sa.Column("maturity_band", sa.String(length=5), nullable=False, server_default="")),
         ("successcase", sa.Column("ai_scenarios", sa.JSON(), nullable=False, server_default="[]")),
+        ("fusionweights", sa.Column("maturity", sa.Float(), nullable=False, server_default="0")),
     )
 
 
 def upgrade() -> None:
-    inspector = sa.inspect(op.get_bind())
-    for table in ("enterprise", "need", "solution", "successcase"):
-        present = {column["name"] for column in inspector.get_columns(table)}
-        new = [column for name, column in _columns() if name == table and column.name not in present]
-        if not new:
-            continue  # adopted from a database that create_all made with these columns (see 0001's adopt mode)
+    for table in ("enterprise", "need", "solution", "successcase", "fusionweights"):
+        new = [column for name, column in _columns() if name == table]
         with op.batch_alter_table(table) as batch:
             for column in new:
                 batch.add_column(column)
@@ -45,8 +42,6 @@ def upgrade() -> None:
             for column in new:
                 if column.server_default is not None:
                     batch.alter_column(column.name, server_default=None)
-    if inspector.has_table("maturitychange"):
-        return
     op.create_table(
         "maturitychange",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -69,6 +64,8 @@ def downgrade() -> None:
     op.drop_index("ix_maturitychange_created_at", table_name="maturitychange")
     op.drop_index("ix_maturitychange_enterprise_id", table_name="maturitychange")
     op.drop_table("maturitychange")
+    with op.batch_alter_table("fusionweights") as batch:
+        batch.drop_column("maturity")
     with op.batch_alter_table("successcase") as batch:
         batch.drop_column("ai_scenarios")
     with op.batch_alter_table("solution") as batch:
