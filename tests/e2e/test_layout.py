@@ -153,7 +153,7 @@ def test_the_dashboard_shows_the_seeded_district(sized):
     figures = page.locator("section.stats strong").all_inner_texts()
     coverage, gaps, requests, amount, satisfaction = figures[2], figures[3], figures[4], figures[5], figures[6]
     assert coverage != "0%" and int(gaps) > 0 and int(requests) > 0 and float(amount) > 0 and satisfaction != "—"
-    assert page.locator("svg.chart").count() == 6
+    assert page.locator("svg.chart").count() == 7  # with the maturity levels over time
     if width == "desktop":
         check(page, "39-admin-dashboard", width)
     else:

@@ -18,6 +18,7 @@ from models import (
     DockingStatus,
     Enterprise,
     MatchResult,
+    MaturityChange,
     Need,
     NeedStatus,
     Provider,
@@ -117,6 +118,13 @@ def build_world(db: Session, seed: int = 7) -> World:
         db.add(enterprise)
         enterprises.append(enterprise)
     db.flush()
+    # Two enterprises state a maturity level in the period, one moves up a level later in it.
+    for enterprise, before, after, at in [
+        (enterprises[0], 0, 1, datetime(2026, 1, 10, tzinfo=UTC)),
+        (enterprises[1], 0, 2, datetime(2026, 2, 10, tzinfo=UTC)),
+        (enterprises[0], 1, 2, datetime(2026, 4, 10, tzinfo=UTC)),
+    ]:
+        db.add(MaturityChange(enterprise_id=enterprise.id, from_level=before, to_level=after, created_at=at))
     # Month edges in Beijing time: 2026-01-01 00:30 and 2026-06-30 23:30 are in, 2025-12-31 23:30 and
     # 2026-07-01 00:30 are out; the rest anywhere from November to August.
     edges = [datetime(2025, 12, 31, 16, 30), datetime(2026, 6, 30, 15, 30), datetime(2025, 12, 31, 15, 30)]
@@ -324,6 +332,7 @@ def test_dashboard_page_shows_the_figures_as_accessible_charts(app, admin_client
         assert ids and f'<title id="{ids.group(1)}-title">' in svg and f'<desc id="{ids.group(2)}-desc">' in svg
         assert 'role="img"' in svg
     assert html.count("查看数据表") == 7 and "<table>" in html
+    assert "2026-01 至 2026-06，共有 1 次等级提升" in html
     assert (
         "style=" not in html
         and "<script" not in html
