@@ -10,6 +10,7 @@ from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import pytest
+from alembic import command
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, text
@@ -24,7 +25,7 @@ from matchmaker.matching.search_index import SearchIndex
 from matchmaker.plumbing.db import engine
 from matchmaker.plumbing.extensions import search_index
 from models import make_engine, upgrade_database
-from models.session import current_revision, head_revision
+from models.session import BASELINE, alembic_config, current_revision, head_revision, migration_connection
 from models.validation import credit_code_check_char
 
 SMALL_TAXONOMY = {
@@ -138,6 +139,17 @@ def _reset_postgres(url: str) -> None:
             for table in SQLModel.metadata.sorted_tables
         }
     _PG_MIGRATED[url] = (fingerprint, rows)
+
+
+def pre_migration_schema(db: Engine) -> None:
+    """What create_tables made on every start before there were migrations: the models of that time,
+    which are the baseline revision's schema, with no alembic_version. (Not create_all of today's
+    models: tables and columns added by later revisions did not exist then.)"""
+    with migration_connection(db) as connection:
+        command.upgrade(alembic_config(connection), BASELINE)
+    with db.begin() as connection:
+        connection.execute(text("DROP TABLE alembic_version"))
+        connection.execute(text("DELETE FROM changecounter"))  # create_tables inserted no row
 
 
 def drop_everything(db: Engine) -> None:

@@ -37,7 +37,7 @@ from models import (
     utcnow,
 )
 from models.session import BASELINE, alembic_config, current_revision, head_revision, migration_connection
-from tests.conftest import drop_everything
+from tests.conftest import drop_everything, pre_migration_schema
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -173,17 +173,6 @@ def _use(session: Session) -> None:
     session.add(ChangeCounter(id=1, value=7))
     session.add(ChangeCounter(id=2, value=3))
     session.commit()
-
-
-def pre_migration_schema(db: Engine) -> None:
-    """What create_tables made on every start before there were migrations: the models of that time,
-    which are the baseline revision's schema, with no alembic_version. (Not create_all of today's
-    models: tables and columns added by later revisions did not exist then.)"""
-    with migration_connection(db) as connection:
-        command.upgrade(alembic_config(connection), BASELINE)
-    with db.begin() as connection:
-        connection.execute(text("DROP TABLE alembic_version"))
-        connection.execute(text("DELETE FROM changecounter"))  # create_tables inserted no row
 
 
 def test_a_database_created_before_migrations_is_adopted_with_its_rows(db):

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func
-from sqlmodel import Session, SQLModel, select, text
+from sqlmodel import Session, select, text
 
 from matchmaker.plumbing.db import engine
 from matchmaker.plumbing.extensions import search_index
@@ -30,7 +30,7 @@ from models import (
     WhitelistEvent,
     upgrade_database,
 )
-from tests.conftest import PASSWORD, credit_code, csrf_token, drop_everything, login, post
+from tests.conftest import PASSWORD, credit_code, csrf_token, drop_everything, login, post, pre_migration_schema
 from tests.matching.test_need_matching import IOT, NEED_TEXT
 
 TODAY = date(2027, 3, 1)
@@ -581,11 +581,16 @@ def test_upgrade_adds_the_new_status_to_the_enum_of_a_database_made_before_migra
     if bound.dialect.name != "postgresql":
         pytest.skip("native enum types exist only on PostgreSQL")
     db.close()
-    drop_everything(bound)  # alembic_version too: this database predates migrations
+    drop_everything(bound)
+    pre_migration_schema(bound)  # tables but no alembic_version: this database predates migrations
     old = ", ".join(f"'{s.value}'" for s in ProviderStatus if s != S.expired)
-    with bound.begin() as connection:
+    with bound.begin() as connection:  # the type as an older create_tables made it, before `expired`
+        connection.execute(text("ALTER TYPE providerstatus RENAME TO providerstatus_new"))
         connection.execute(text(f"CREATE TYPE providerstatus AS ENUM ({old})"))
-    SQLModel.metadata.create_all(bound)  # keeps the existing type, as an older create_tables did
+        connection.execute(
+            text("ALTER TABLE provider ALTER COLUMN status TYPE providerstatus USING status::text::providerstatus")
+        )
+        connection.execute(text("DROP TYPE providerstatus_new"))
     upgrade_database(bound)
     with Session(bound) as session:
         make_provider(session, S.expired)

@@ -173,7 +173,7 @@ def test_scheduling_respects_availability_and_a_rerun_moves_nothing(world, db, a
     assert {k: again[k] for k in first} == first
     a_busy = first[ids["meeting"]][0]
     assert again[late.id][0] in {1, 2} - {a_busy}  # provider B is free in 1 and 2; enterprise A is busy once
-    audit = list(db.exec(select(AuditLog.detail).where(AuditLog.action == "event.schedule")))
+    audit = list(db.exec(select(AuditLog.detail).where(AuditLog.action == "event.schedule").order_by(AuditLog.id)))
     assert [d["moved"] for d in audit] == [0, 0] and [d["placed"] for d in audit] == [2, 3]
 
 
