@@ -65,7 +65,7 @@ def test_reminders_go_the_day_before_once_by_inbox_and_email(world, db, app):
     ent_b = user_id(db, "api12@example.com")
     notes = db.exec(select(Notification).where(Notification.user_id == ent_b, Notification.kind == "event")).all()
     assert len(notes) == 1 and "明日参会提醒" in notes[0].title
-    assert "09:00" not in notes[0].body and "1 号桌：越权测试数字科技500" in notes[0].body
+    assert "14:00–14:20 1 号桌：越权测试数字科技500" in notes[0].body  # the agenda, slot 0 of the held event
     assert notes[0].link.endswith("/agenda")
     mails = db.exec(select(OutboxMail).where(OutboxMail.to_address == "api12@example.com")).all()
     assert [m.subject for m in mails if "明日参会提醒" in m.subject]
