@@ -1,7 +1,16 @@
 """SQLModel tables and database session handling. No Flask here."""
 
 from models.api import ApiCallLog, ApiKey
-from models.events import Event, EventMeeting, EventRegistration, EventStatus, EventWrite, MeetingStatus
+from models.events import (
+    Attendance,
+    Event,
+    EventMeeting,
+    EventRegistration,
+    EventStatus,
+    EventWrite,
+    MeetingStatus,
+    Outcome,
+)
 from models.funding import MaturityChange
 from models.security import LoginFailure
 from models.session import begin_write, make_engine, upgrade_database
@@ -46,7 +55,9 @@ __all__ = [
     "ApiKey",
     "FusionWeights",
     "LoginFailure",
+    "Attendance",
     "Event",
+    "Outcome",
     "EventRegistration",
     "EventMeeting",
     "MeetingStatus",

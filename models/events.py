@@ -5,6 +5,7 @@ The status is a plain string column (values in `EventStatus`) rather than a data
 states need no enum migration on PostgreSQL.
 """
 
+import secrets
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
@@ -78,9 +79,15 @@ class Event(SQLModel, table=True):
         return [(start + i * step, start + (i + 1) * step) for i in range(self.slot_count)]
 
 
+def checkin_token() -> str:
+    """The unguessable token of a registration's check-in QR code (192 random bits)."""
+    return secrets.token_urlsafe(24)
+
+
 class EventRegistration(SQLModel, table=True):
     """One participant of an event: an enterprise with its needs, or a provider with its solutions,
-    and the slots (indexes into `Event.slot_times`) it is available for."""
+    and the slots (indexes into `Event.slot_times`) it is available for. Its check-in token is what
+    the QR code on the printed agenda carries; `reminded_at` makes the day-before reminder go once."""
 
     __table_args__ = (
         UniqueConstraint("event_id", "enterprise_id"),
@@ -94,6 +101,9 @@ class EventRegistration(SQLModel, table=True):
     need_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
     solution_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
     slots: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
+    checkin_token: str = Field(default_factory=checkin_token, max_length=64, unique=True, index=True)
+    checked_in_at: datetime | None = None
+    reminded_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -102,6 +112,16 @@ class MeetingStatus(StrEnum):
     requested = "requested"
     accepted = "accepted"
     declined = "declined"
+
+
+class Attendance(StrEnum):
+    held = "held"  # both sides checked in and met
+    no_show = "no_show"  # at least one side did not come
+
+
+class Outcome(StrEnum):
+    interested = "interested"  # 有合作意向
+    none = "none"  # 暂无
 
 
 class EventMeeting(SQLModel, table=True):
@@ -123,5 +143,8 @@ class EventMeeting(SQLModel, table=True):
     slot: int | None = None  # from the schedule: an index into Event.slot_times
     table_no: int | None = None  # 1-based table number
     unplaced_reason: str = Field(default="", max_length=200)  # why the last schedule found no place
+    attendance: str = Field(default="", max_length=20)  # "" until the admin marks it (values in Attendance)
+    enterprise_outcome: str = Field(default="", max_length=20)  # each side's verdict after it was held (Outcome)
+    provider_outcome: str = Field(default="", max_length=20)
     created_at: datetime = Field(default_factory=utcnow)
     decided_at: datetime | None = None

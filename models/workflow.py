@@ -44,6 +44,7 @@ class Docking(SQLModel, table=True):
     contract_date: date | None = None
     satisfaction: int | None = None  # 1-5, given on acceptance
     acceptance_comment: str = Field(default="", sa_column=_text())
+    origin_event_id: int | None = Field(default=None, foreign_key="event.id", index=True)  # met at this event
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

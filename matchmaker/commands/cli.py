@@ -1,5 +1,5 @@
 """`flask` commands: db (upgrade, current, revision), init-db, seed, demo-logins, create-admin, reindex, evaluate,
-tune-weights, refit-weights, whitelist-sweep, event-sweep."""
+tune-weights, refit-weights, whitelist-sweep, event-sweep, event-reminders."""
 
 import json
 import re
@@ -273,6 +273,18 @@ def event_sweep_command() -> None:
     click.echo(f"截止报名的活动 {len(closed)} 个")
 
 
+@click.command("event-reminders")
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), help="the day to act as (Beijing time)")
+@with_appcontext
+def event_reminders_command(today) -> None:
+    """Daily (cron): remind the participants of tomorrow's events, each once (inbox and email)."""
+    from matchmaker.services import event_day
+
+    with Session(engine()) as session:
+        sent = event_day.send_reminders(session, today.date() if today else None)
+    click.echo(f"发送明日参会提醒 {sent} 份")
+
+
 def init_app(app: Flask) -> None:
     commands = (db_group, init_db_command, seed_command, demo_logins_command, create_admin_command)
     maintenance = (
@@ -283,6 +295,7 @@ def init_app(app: Flask) -> None:
         refit_weights_command,
         whitelist_sweep_command,
         event_sweep_command,
+        event_reminders_command,
     )
     for command in (*commands, *maintenance):
         app.cli.add_command(command)

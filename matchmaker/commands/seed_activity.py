@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from matchmaker.commands.seed import DEMO_ADMIN_EMAIL, SeedReport
+from matchmaker.commands.seed_events import past_event
 from matchmaker.matching.search_index import SearchIndex
 from matchmaker.services import dockings, matching, push, whitelist
 from matchmaker.services.dockings import MoveDetails, Party
@@ -208,6 +209,7 @@ ACTIVITY_STEPS: list[Callable[[Activity], None]] = [
     whitelist_standing,  # first: the providers it approves are matched too
     match_and_push,
     dockings_in_every_state,
+    past_event,  # after the dockings: its own follow the meetings, on pairs with none yet
     quiet_outbox,
 ]
 

@@ -31,14 +31,17 @@ from sqlmodel.sql.expression import Select
 from matchmaker.services.errors import Conflict, ServiceError
 from matchmaker.services.notifications import notify
 from models import (
+    Attendance,
     Docking,
     DockingEvent,
     DockingStatus,
     Enterprise,
+    EventMeeting,
     MatchFeedback,
     MatchResult,
     Need,
     NeedStatus,
+    Outcome,
     Provider,
     ProviderStatus,
     PushRecord,
@@ -143,6 +146,18 @@ def _offered_for(session: Session, need_id: int, solution_id: int) -> bool:
     return session.exec(ranked.limit(1)).first() is not None or session.exec(pushed.limit(1)).first() is not None
 
 
+def _met_with_interest(session: Session, event_id: int, need_id: int, solution_id: int) -> bool:
+    """The need and solution met at the event (held) and the enterprise recorded 有合作意向."""
+    meeting = select(EventMeeting.id).where(
+        EventMeeting.event_id == event_id,
+        EventMeeting.need_id == need_id,
+        EventMeeting.solution_id == solution_id,
+        EventMeeting.attendance == Attendance.held,
+        EventMeeting.enterprise_outcome == Outcome.interested,
+    )
+    return session.exec(meeting.limit(1)).first() is not None
+
+
 def count_for_need(session: Session, need_id: int) -> int:
     """Every docking of the need counts against the cap, whatever became of it: each one reached a provider."""
     return session.exec(select(func.count()).select_from(Docking).where(Docking.need_id == need_id)).one()
@@ -157,8 +172,12 @@ def request_docking(
     message: str,
     cap: int,
     now: datetime | None = None,
+    origin_event_id: int | None = None,
 ) -> Docking:
-    """Ask the provider of `solution_id` to get in touch about the enterprise's own open need."""
+    """Ask the provider of `solution_id` to get in touch about the enterprise's own open need.
+
+    With `origin_event_id` the docking follows a meeting at that event: the solution need not be in
+    the need's ranking, as long as the two met there (held) and the enterprise saw 有合作意向."""
     message = _clean(message, MAX_MESSAGE, "message", "留言")
     now = now or utcnow()
     need = _locked_own_need(session, enterprise_id, need_id)
@@ -172,7 +191,10 @@ def request_docking(
     if found is None or found[0].status != SolutionStatus.published or found[1].status != ProviderStatus.approved:
         raise ServiceError("该服务方案当前不可对接：方案已下架或服务商不在信息库中")
     solution, provider = found
-    if not _offered_for(session, need.id, solution.id):
+    if origin_event_id is not None:
+        if not _met_with_interest(session, origin_event_id, need.id, solution.id):
+            raise ServiceError("只能对在本场活动中已举行、且您表示有合作意向的会谈发起对接")
+    elif not _offered_for(session, need.id, solution.id):
         raise ServiceError("只能对本需求推荐结果中的服务方案申请对接，请先重新匹配")
     same_provider = session.exec(
         select(Docking).where(Docking.need_id == need.id, Docking.provider_id == provider.id)
@@ -189,6 +211,7 @@ def request_docking(
         enterprise_id=enterprise_id,
         provider_id=provider.id,
         message=message,
+        origin_event_id=origin_event_id,
         created_at=now,
         updated_at=now,
     )

@@ -11,7 +11,8 @@ wrong role gets 403 and ids of another organisation's needs or solutions get 404
 
 from dataclasses import dataclass
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+import segno
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from pydantic import ValidationError
 from sqlmodel import select
@@ -21,7 +22,7 @@ from wtforms.validators import InputRequired, Optional
 
 from matchmaker.plumbing.db import engine, get_session
 from matchmaker.plumbing.extensions import login_manager, search_index
-from matchmaker.services import enterprises, events, publishing
+from matchmaker.services import enterprises, event_day, events, publishing
 from matchmaker.services.errors import ServiceError
 from matchmaker.web import delivery
 from matchmaker.web.forms import BaseForm, CheckboxesField, attach_service_error
@@ -110,6 +111,7 @@ def detail(event_id: int):
         meetings=meetings,
         requested={(m.meeting.need_id, m.meeting.solution_id) for m in meetings},
         request_form=MeetingRequestForm(),
+        outcomes=event_day.OUTCOME_LABELS,
         count=len(events.registrations(get_session(), event.id)),
     )
 
@@ -210,6 +212,7 @@ class ShownMeeting:
     solution: Solution
     other: Enterprise | Provider  # its contact details are shown only once the meeting is accepted
     asked_me: bool
+    docking_id: int | None = None  # the docking that followed the meeting, if any
 
 
 def _shown(meeting: EventMeeting) -> ShownMeeting:
@@ -220,12 +223,14 @@ def _shown(meeting: EventMeeting) -> ShownMeeting:
         if mine_is_enterprise
         else session.get(Enterprise, meeting.enterprise_id)
     )
+    docking = event_day.docking_of(session, meeting)
     return ShownMeeting(
         meeting,
         session.get(Need, meeting.need_id),
         session.get(Solution, meeting.solution_id),
         other,
         meeting.requested_by != current_user.role,
+        docking.id if docking else None,
     )
 
 
@@ -311,17 +316,90 @@ def respond(meeting_id: int, decision: str):
     return redirect(url_for("events.detail", event_id=meeting.event_id))
 
 
+def _own_registration_or_404(registration_id: int):
+    if current_user.role not in (Role.enterprise, Role.provider):
+        abort(403)
+    try:
+        return events.own_registration(get_session(), registration_id, current_user.role, current_user.org_id)
+    except ServiceError:
+        abort(404)
+
+
+@bp.route("/registrations/<int:registration_id>/agenda")
+@login_required
+def agenda(registration_id: int):
+    """The printable agenda, with the QR code the admin scans at the door to check the participant in."""
+    registration = _own_registration_or_404(registration_id)
+    session = get_session()
+    event = events.get(session, registration.event_id)
+    base = str(current_app.config["MATCHMAKER_BASE_URL"] or request.host_url).rstrip("/")
+    checkin_url = base + url_for("admin.event_checkin_token", token=registration.checkin_token)
+    return render_template(
+        "events/agenda.html",
+        event=event,
+        registration=registration,
+        name=event_day.participant_name(session, registration),
+        items=events.agenda(session, registration),
+        qr=segno.make(checkin_url, error="m").svg_inline(scale=4, title="签到二维码"),
+    )
+
+
+@bp.route("/meetings/<int:meeting_id>/outcome/<any(interested, none):outcome>", methods=["POST"])
+@login_required
+def record_outcome(meeting_id: int, outcome: str):
+    """Either side of a held meeting records 有合作意向 or 暂无."""
+    meeting = _own_meeting_or_404(meeting_id)
+    if BaseForm().validate_on_submit():
+        try:
+            event_day.record_outcome(
+                get_session(), meeting.id, current_user.role, current_user.org_id, current_user.id, outcome
+            )
+        except ServiceError as error:
+            get_session().rollback()
+            flash(error.message, "error")
+        else:
+            flash(f"会谈结果已登记：{event_day.OUTCOME_LABELS[outcome]}", "success")
+    else:
+        flash("提交的内容有误，请重试", "error")
+    return redirect(url_for("events.detail", event_id=meeting.event_id))
+
+
+@bp.route("/meetings/<int:meeting_id>/docking", methods=["POST"])
+@login_required
+def start_docking(meeting_id: int):
+    """The enterprise turns a promising meeting into a docking request in one click."""
+    if current_user.role != Role.enterprise:
+        abort(403)
+    meeting = _own_meeting_or_404(meeting_id)
+    if not BaseForm().validate_on_submit():
+        flash("提交的内容有误，请重试", "error")
+        return redirect(url_for("events.detail", event_id=meeting.event_id))
+    cap = int(current_app.config["MATCHMAKER_DOCKING_CAP"])
+    try:
+        docking = event_day.start_docking(get_session(), meeting.id, current_user.org_id, current_user.id, cap)
+    except ServiceError as error:
+        get_session().rollback()
+        flash(error.message, "error")
+        return redirect(url_for("events.detail", event_id=meeting.event_id))
+    flash("已发起对接申请，服务商接受后双方可在对接详情中继续洽谈", "success")
+    return redirect(url_for("docking.detail", docking_id=docking.id))
+
+
+def _own_meeting_or_404(meeting_id: int) -> EventMeeting:
+    if current_user.role not in (Role.enterprise, Role.provider):
+        abort(403)
+    try:
+        return event_day.own_meeting(get_session(), meeting_id, current_user.role, current_user.org_id)
+    except ServiceError:
+        abort(404)
+
+
 @bp.route("/registrations/<int:registration_id>/agenda.ics")
 @login_required
 def agenda_ics(registration_id: int):
     """The participant's agenda as a calendar file."""
-    if current_user.role not in (Role.enterprise, Role.provider):
-        abort(403)
+    registration = _own_registration_or_404(registration_id)
     session = get_session()
-    try:
-        registration = events.own_registration(session, registration_id, current_user.role, current_user.org_id)
-    except ServiceError:
-        abort(404)
     event = events.get(session, registration.event_id)
     body = events.agenda_ics(event, events.agenda(session, registration))
     response = make_response(body)

@@ -9,7 +9,8 @@ from sqlmodel import col, select
 
 from matchmaker.commands.seed import load_demo
 from matchmaker.commands.seed_activity import load_activity
-from matchmaker.services import stats
+from matchmaker.commands.seed_events import PAST_TITLE
+from matchmaker.services import event_report, stats
 from matchmaker.services.push import PushCaps
 from models import (
     Appeal,
@@ -18,6 +19,7 @@ from models import (
     DockingEvent,
     DockingStatus,
     Enterprise,
+    Event,
     MatchFeedback,
     MatchResult,
     Need,
@@ -102,3 +104,14 @@ def test_the_demo_district_has_half_a_year_of_activity_and_loads_twice(db, db_en
     assert all(count > 0 for _, count in stats.docking_funnel(db, period))
     assert stats.contract_value(db, period).amount > 0
     assert stats.satisfaction(db, period).count > 0
+
+    # the past event: check-ins, held meetings, a no-show, outcomes and the dockings that followed
+    past = db.exec(select(Event).where(Event.title == PAST_TITLE)).one()
+    assert past.event_date < today and past.status == "closed"
+    figures = event_report.figures(db, past.id)
+    assert (figures.requested, figures.held, figures.no_shows, figures.interested) == (6, 5, 1, 4)
+    assert (figures.dockings, figures.contracts) == (3, 1) and figures.amount == 42
+    assert figures.checked_in == figures.enterprises + figures.providers - 1
+    assert first.created["event"] == 1
+    upcoming = db.exec(select(Event).where(Event.status == "published")).one()
+    assert upcoming.event_date > today

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from matchmaker.services.event_schedule import MeetingSpec, Placement, Problem, solve
+from matchmaker.services.event_schedule import KEEP, MeetingSpec, Placement, Problem, solve, weight
 
 
 def assert_valid(problem: Problem, placements: dict[int, Placement]) -> None:
@@ -140,3 +140,36 @@ def test_rescheduling_unchanged_event_moves_nothing(seed):
     assert first.optimal
     assert again.moved == 0
     assert_valid(problem, again.placements)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_late_acceptances_among_busy_participants_move_a_meeting_only_for_at_least_its_worth(seed):
+    """Property: after late acceptances between participants already on the agenda, the new schedule is
+    valid, nothing that kept its slot changed table, and every meeting moved (or dropped) was paid for
+    by placing late meetings of at least the same weight (a move costs KEEP), so a late acceptance that
+    fits moves nothing and two meetings never move for one late meeting of the lowest weight."""
+    rng = random.Random(3000 + seed)
+    problem = random_event(rng, feasible=True)
+    first = solve(problem, time_limit=5)
+    people = sorted({p for m in problem.meetings for p in (m.a, m.b)})
+    late = []
+    for _ in range(50):  # up to three late meetings of pairs sharing a free slot
+        a, b = rng.sample(people, 2)
+        if problem.free_slots(a) & problem.free_slots(b) and len(late) < 3:
+            late.append(MeetingSpec(500 + len(late), a, b, rng.random()))
+    again = solve(
+        Problem(problem.slots, problem.tables, [*problem.meetings, *late], problem.availability, first.placements),
+        time_limit=5,
+    )
+    assert_valid(
+        Problem(problem.slots, problem.tables, [*problem.meetings, *late], problem.availability), again.placements
+    )
+    assert set(again.placements) | set(again.unplaced) == {m.id for m in [*problem.meetings, *late]}
+    for m_id, before in first.placements.items():
+        after = again.placements.get(m_id)
+        if after is not None and after.slot == before.slot:
+            assert after.table == before.table
+    gained = sum(weight(m.score) for m in late if m.id in again.placements)
+    assert again.moved * KEEP <= gained
+    if not any(m.id in again.placements for m in late):
+        assert again.moved == 0

@@ -47,6 +47,8 @@ from models import (
     CapabilityTag,
     Docking,
     Enterprise,
+    EventMeeting,
+    EventRegistration,
     EventWrite,
     IdentityChange,
     MatchResult,
@@ -190,7 +192,54 @@ def _publish_need(app: Flask, db: Session, enterprise: Enterprise, offered: list
     return need
 
 
-def build(app: Flask, db: Session, docking: bool = True, meeting: bool = True) -> World:
+def _held_event(db: Session, admin: User, ids: dict[str, int]) -> None:
+    """An event on its day, written as rows (no audit, no notifications): enterprise B met provider A
+    ("held", no outcome yet), enterprise A met provider B and found it promising ("promising")."""
+    event = events.create(db, admin.id, EVENT)
+    event.status = "closed"
+    now = utcnow()
+    registrations = [
+        EventRegistration(event_id=event.id, enterprise_id=ids["ent_a"], need_ids=[ids["need"]], slots=[0, 1]),
+        EventRegistration(event_id=event.id, enterprise_id=ids["ent_b"], need_ids=[ids["need_b"]], slots=[0, 1]),
+        EventRegistration(event_id=event.id, provider_id=ids["provider_a"], solution_ids=[ids["iot"]], slots=[0, 1]),
+        EventRegistration(event_id=event.id, provider_id=ids["provider_b"], solution_ids=[ids["mes"]], slots=[0, 1]),
+    ]
+    for registration in registrations:
+        registration.checked_in_at = now
+    meetings = {
+        "held": EventMeeting(
+            need_id=ids["need_b"],
+            solution_id=ids["iot"],
+            enterprise_id=ids["ent_b"],
+            provider_id=ids["provider_a"],
+            slot=0,
+            table_no=1,
+        ),
+        "promising": EventMeeting(
+            need_id=ids["need"],
+            solution_id=ids["mes"],
+            enterprise_id=ids["ent_a"],
+            provider_id=ids["provider_b"],
+            slot=1,
+            table_no=1,
+            enterprise_outcome="interested",
+        ),
+    }
+    for meeting in meetings.values():
+        meeting.event_id, meeting.requested_by, meeting.status, meeting.attendance = (
+            event.id,
+            "enterprise",
+            "accepted",
+            "held",
+        )
+    db.add_all([event, *registrations, *meetings.values()])
+    db.commit()
+    ids |= {name: meeting.id for name, meeting in meetings.items()}
+    ids["token"] = registrations[0].checkin_token
+    ids["event_held"] = event.id
+
+
+def build(app: Flask, db: Session, docking: bool = True, meeting: bool = True, held: bool = False) -> World:
     admin = accounts.create_admin(
         db, AccountCreate(email="authz-admin@example.com", password=PASSWORD, display_name="越权测试管理员")
     )
@@ -238,6 +287,7 @@ def build(app: Flask, db: Session, docking: bool = True, meeting: bool = True) -
         "note": note.id,
         "push": record.id,
         "provider_a": prov_a.id,
+        "provider_b": prov_b.id,
         "provider_off": prov_off.id,
         "appeal": appeal.id,
         "tag": db.exec(select(CapabilityTag.id).where(CapabilityTag.name == "等保测评")).one(),  # used by nothing
@@ -261,6 +311,8 @@ def build(app: Flask, db: Session, docking: bool = True, meeting: bool = True) -
             ).id
     if docking:
         ids["docking"] = dockings.request_docking(db, ent_a.id, ent_a.user_id, need.id, iot.id, "请联系", 5).id
+    if held:
+        _held_event(db, admin, ids)
 
     owners = {
         "ent_a": {"role": Role.enterprise, "enterprise_id": ent_a.id},
@@ -476,6 +528,52 @@ CASES = [
         "ent_a",
     ),
     Case(
+        "events.agenda",
+        lambda i: f"/events/registrations/{i['registration']}/agenda",
+        {"ent_b": 404, "prov_a": 404, "prov_b": 404, "admin": 403},
+        "ent_a",
+    ),
+    Case(
+        "events.record_outcome",  # enterprise B met provider A: an outcome is theirs alone
+        lambda i: f"/events/meetings/{i['held']}/outcome/interested",
+        {"ent_a": 404, "prov_b": 404, "admin": 403},
+        "ent_b",
+        methods=("POST",),
+    ),
+    Case(
+        "events.start_docking",  # enterprise A met provider B and found it promising
+        lambda i: f"/events/meetings/{i['promising']}/docking",
+        {"ent_b": 404, "prov_a": 403, "prov_b": 403, "admin": 403},
+        "ent_a",
+        methods=("POST",),
+    ),
+    Case("admin.event_checkin_token", lambda i: f"/admin/checkin/{i['token']}", ADMIN_ONLY, "admin", methods=("GET",)),
+    Case("admin.event_checkin_list", lambda i: f"/admin/events/{i['event_held']}/checkin", ADMIN_ONLY, "admin"),
+    Case(
+        "admin.event_checkin",
+        lambda i: f"/admin/events/registrations/{i['registration']}/checkin",
+        ADMIN_ONLY,
+        "admin",
+        data=lambda i: {"how": "name"},
+        methods=("POST",),
+    ),
+    Case(
+        "admin.event_attendance",
+        lambda i: f"/admin/events/meetings/{i['held']}/no_show",
+        ADMIN_ONLY,
+        "admin",
+        methods=("POST",),
+    ),
+    Case("admin.event_report_page", lambda i: f"/admin/events/{i['event_held']}/report", ADMIN_ONLY, "admin"),
+    Case(
+        "admin.event_report_export",
+        lambda i: f"/admin/events/{i['event_held']}/report/export",
+        ADMIN_ONLY,
+        "admin",
+        data=lambda i: {"kind": "meetings", "format": "csv"},
+        methods=("POST",),
+    ),
+    Case(
         "admin.event_schedule",
         lambda i: f"/admin/events/{i['event_closed']}/schedule",
         ADMIN_ONLY,
@@ -574,6 +672,7 @@ def test_every_rule_naming_an_object_has_a_row(app):
     adapter = app.url_map.bind("localhost")
     names = ["ent_a", "need", "docking", "iot", "mes", "hidden", "case", "note", "push", "appeal", "key", "tag"]
     names += ["event", "event_open", "event_closed", "meeting", "need_b", "registration"]
+    names += ["held", "promising", "token", "event_held"]
     ids = dict.fromkeys(names, 7) | {"provider_a": 7, "provider_off": 8}
     for case in CASES:
         for url in (case.url(ids), (case.control_url or case.url)(ids)):
@@ -611,7 +710,7 @@ def _allowed(app: Flask, url: str) -> set[str]:
 
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_the_wrong_owner_is_refused_and_nothing_changes(app, db, case):
-    w = build(app, db)
+    w = build(app, db, held=True)
     url = case.url(w.ids)
     allowed = _allowed(app, url)
     before = snapshot(w.bound)
@@ -633,7 +732,7 @@ def test_the_wrong_owner_is_refused_and_nothing_changes(app, db, case):
 
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_anonymous_visitors_reach_no_object(app, db, case):
-    w = build(app, db)
+    w = build(app, db, held=True)
     url = case.url(w.ids)
     allowed = _allowed(app, url)
     before = snapshot(w.bound)

@@ -23,7 +23,7 @@ from matchmaker.plumbing.errors import error_page
 from matchmaker.plumbing.extensions import search_index
 from matchmaker.plumbing.pagination import Page, requested_page
 from matchmaker.plumbing.security import no_store
-from matchmaker.services import audit, exports, matching, maturity, stats
+from matchmaker.services import audit, event_report, exports, matching, maturity, stats
 from matchmaker.services import taxonomy as taxonomy_service
 from matchmaker.services.labels import NEED_STATUS_LABELS, PROVIDER_STATUS_LABELS
 from matchmaker.web.admin import bp, charts
@@ -45,6 +45,7 @@ SECTIONS = [
     "admin/dashboard/_gaps.html",
     "admin/dashboard/_maturity.html",
     "admin/dashboard/_dockings.html",
+    "admin/dashboard/_events.html",
     "admin/dashboard/_exports.html",
 ]
 
@@ -217,6 +218,7 @@ def _dashboard(session: Session, period: stats.Period, threshold: float) -> dict
         "gap_rows": gap_rows,
         "good_min": stats.COVERAGE_MIN_GOOD,
         "maturity": _maturity(session, period),
+        "event_rows": event_report.dashboard_rows(session),
     }
 
 
