@@ -3,7 +3,7 @@
 from models.api import ApiCallLog, ApiKey
 from models.events import Event, EventMeeting, EventRegistration, EventStatus, EventWrite, MeetingStatus
 from models.funding import MaturityChange
-from models.security import LoginFailure
+from models.security import LoginFailure, PasswordReset
 from models.session import begin_write, make_engine, upgrade_database
 from models.tables import (
     AuditLog,
@@ -46,6 +46,7 @@ __all__ = [
     "ApiKey",
     "FusionWeights",
     "LoginFailure",
+    "PasswordReset",
     "Event",
     "EventRegistration",
     "EventMeeting",

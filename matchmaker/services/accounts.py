@@ -1,6 +1,6 @@
 """Accounts: registration of enterprises and providers, login, administrators."""
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import Session, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -81,3 +81,10 @@ def create_admin(session: Session, account: AccountCreate) -> User:
     user = _new_user(session, account, Role.admin)
     session.commit()
     return user
+
+
+def end_sessions(session: Session, user_id: int, commit: bool = True) -> None:
+    """Raise the user's session version: every session signed in before ends at its next request."""
+    session.exec(update(User).where(User.id == user_id).values(session_version=User.session_version + 1))
+    if commit:
+        session.commit()

@@ -1,11 +1,11 @@
 """Registration, login and logout, and the role guard every role blueprint installs."""
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 
 from matchmaker.plumbing import security
 from matchmaker.plumbing.db import get_session
-from matchmaker.plumbing.extensions import login_manager, session_user
+from matchmaker.plumbing.extensions import login_manager, start_session
 from matchmaker.services import accounts
 from matchmaker.services.errors import ServiceError
 from matchmaker.web.forms import (
@@ -61,7 +61,7 @@ def login():
         if user is None:
             form.form_errors.append(refusal)
         else:
-            login_user(session_user(get_session(), user))
+            start_session(user)
             flash(f"欢迎回来，{user.display_name}", "success")
             return redirect(_safe_next(request.args.get("next")) or home_url())
     return render_template("auth/login.html", form=form)
@@ -69,6 +69,10 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    """Ends this session and, by raising the session version, every copy of its cookie (and the
+    user's sessions on other browsers)."""
+    if current_user.is_authenticated:
+        accounts.end_sessions(get_session(), current_user.id)
     logout_user()
     flash("您已退出登录", "info")
     return redirect(url_for("public.index"))
