@@ -26,6 +26,7 @@ from tests.plumbing.gunicorn_server import gunicorn
 
 RACERS = 8
 QUIET = {"MATCHMAKER_WARM_INDEX": "0", "MATCHMAKER_MAIL_INTERVAL": "0"}  # start quickly, send no mail
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -60,8 +61,7 @@ class Visitor:
         return self.submit(path, body)
 
     def submit(self, path: str, body: bytes) -> int:
-        headers = {"Content-Type": "application/x-www-form-urlencoded"}
-        return self.call("POST", path, body, headers)[0]
+        return self.call("POST", path, body, FORM)[0]
 
     def login(self, email: str) -> None:
         assert self.form("/auth/login", {"email": email, "password": PASSWORD}, "/auth/login") == 302
@@ -184,3 +184,23 @@ def test_concurrent_admin_decisions_apply_once(app, client, db, tmp_path):
     assert sorted(statuses) == [302, 400, 400, 400]  # the others see “当前状态下不能执行”
     approvals = (WhitelistEvent.provider_id == provider.id, WhitelistEvent.action == "approve")
     assert count(db, WhitelistEvent, *approvals) == 1
+
+
+def test_parallel_wrong_passwords_get_no_more_password_checks_than_the_limit(app, client, db, tmp_path):
+    """40 wrong passwords at once for one account from one address: each attempt is counted before its
+    password is checked, so at most the pair limit of them are checked (12 of 40 were, against 5)."""
+    from models import LoginFailure
+
+    assert post(client, "/auth/register/provider", provider_form()).status_code == 302
+    limit = app.config["MATCHMAKER_LOGIN_MAX_FAILURES_PAIR"]
+    with gunicorn(app.config["DATABASE_URL"], tmp_path / "gunicorn.log", **QUIET) as base:
+        visitor = Visitor(base)
+        fields = {"email": "vendor500@example.com", "password": "Wrong1234", "csrf_token": visitor.csrf("/auth/login")}
+        body = urllib.parse.urlencode(fields).encode()
+        pages = at_once([lambda: visitor.call("POST", "/auth/login", body, FORM)] * 40)
+    assert {status for status, _ in pages} == {200}
+    wrong = sum("邮箱或密码不正确" in html for _, html in pages)
+    locked = sum("已临时锁定" in html for _, html in pages)
+    assert wrong + locked == 40 and locked >= 40 - limit
+    # every password check was counted first: the rows are the checks
+    assert count(db, LoginFailure, LoginFailure.kind == "account") <= limit
