@@ -16,7 +16,7 @@ keys (the rows they count may not exist yet, so there is no row to lock).
 The pair limit is the lowest: a stranger who knows an email locks the account only from the addresses
 they try from, while its owner, elsewhere, signs in. The account-wide limit, higher, stops guessing
 spread over many addresses; the lock-out messages name the way out, a password reset by email, which
-clears the account's count (`clear`). A successful login forgets the account's and the pair's rows and
+clears the account's count (`clear_account`). A successful login forgets the account's and the pair's rows and
 its own address row, not the address's other rows: a valid account of one's own must not reset the
 budget for guessing other accounts' passwords from the same address.
 """
@@ -93,23 +93,9 @@ class LoginThrottle:
 
     def succeeded(self, session: Session, attempt: Attempt) -> None:
         """Forget the account's failures (from this address and others) and this attempt (commits)."""
-        self.clear(session, attempt.email, commit=False)
+        clear_account(session, attempt.email)
         session.exec(delete(LoginFailure).where(col(LoginFailure.id) == attempt.ip_row))
         session.commit()
-
-    def clear(self, session: Session, email: str, commit: bool = True) -> None:
-        """Forget the account's failures, from every address: after a successful login or a reset."""
-        pair_prefix = _pair_key(email, "")
-        session.exec(
-            delete(LoginFailure).where(
-                or_(
-                    (col(LoginFailure.kind) == ACCOUNT) & (col(LoginFailure.key) == _email_key(email)),
-                    (col(LoginFailure.kind) == PAIR) & col(LoginFailure.key).startswith(pair_prefix),
-                )
-            )
-        )
-        if commit:
-            session.commit()
 
     def _now(self) -> datetime:
         return self.clock().astimezone(UTC)
@@ -140,6 +126,20 @@ class LoginThrottle:
         # The limit-th most recent failure is the one whose expiry brings the count under the limit.
         pivot = session.exec(recent.offset(limit - 1).limit(1)).one()
         return pivot + self.limits.window
+
+
+def clear_account(session: Session, email: str) -> None:
+    """Forget the account's failures, from every address (after a successful login or a password reset);
+    the caller commits."""
+    pair_prefix = _pair_key(email, "")
+    session.exec(
+        delete(LoginFailure).where(
+            or_(
+                (col(LoginFailure.kind) == ACCOUNT) & (col(LoginFailure.key) == _email_key(email)),
+                (col(LoginFailure.kind) == PAIR) & col(LoginFailure.key).startswith(pair_prefix),
+            )
+        )
+    )
 
 
 def _serialise(session: Session, account_key: str, ip: str) -> None:
