@@ -114,7 +114,7 @@ def change_password(session: Session, user_id: int, current: str, new: str) -> U
     if check_password_hash(user.password_hash, new):
         raise ServiceError("新密码不能与当前密码相同", field="password")
     set_password(session, user, new)
-    audit.record(session, user.id, "password_change", "user", user.id, "本人修改密码")
+    audit.record(session, user.id, "account.password_change", "user", user.id, "本人修改密码")
     notify(
         session,
         user.id,

@@ -110,7 +110,7 @@ def reset(session: Session, token: str, password: str, now: datetime | None = No
     )
     accounts.set_password(session, user, password)
     clear_account(session, user.email)
-    audit.record(session, user.id, "password_reset", "user", user.id, "通过邮件链接重置密码", link=link.id)
+    audit.record(session, user.id, "account.password_reset", "user", user.id, "通过邮件链接重置密码", link=link.id)
     notify(
         session,
         user.id,

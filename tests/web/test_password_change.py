@@ -46,7 +46,7 @@ def test_every_role_changes_its_password_and_other_sessions_end(request, app: Fl
     assert check_password_hash(user.password_hash, NEW) and user.session_version == version + 1
     assert client.get(PAGE).status_code == 200  # this browser stays signed in
     assert other_browser.get(PAGE).status_code == 302  # the other one is signed out
-    audit = db.exec(select(AuditLog).where(AuditLog.action == "password_change")).one()
+    audit = db.exec(select(AuditLog).where(AuditLog.action == "account.password_change")).one()
     assert (audit.actor_id, audit.target_id) == (user.id, user.id)
     assert db.exec(select(Notification).where(Notification.user_id == user.id, Notification.kind == "account")).one()
     assert db.exec(
@@ -76,7 +76,7 @@ def test_a_refused_change_says_why_and_changes_nothing(enterprise_client, db, cu
     assert response.status_code == 400 and message in response.get_data(as_text=True)
     after = _user(db, "factory1@example.com")
     assert (after.password_hash, after.session_version) == before
-    assert not db.exec(select(AuditLog).where(AuditLog.action == "password_change")).first()
+    assert not db.exec(select(AuditLog).where(AuditLog.action == "account.password_change")).first()
 
 
 def test_guessing_the_current_password_is_throttled_like_a_login(enterprise_client, db):

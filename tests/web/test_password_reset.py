@@ -75,7 +75,9 @@ def test_a_link_sets_a_new_password_once_and_ends_every_session(enterprise_clien
     assert enterprise_client.get("/enterprise/").status_code == 302  # the signed-in session ended
     assert login(app.test_client(), EMAIL, PASSWORD).status_code == 200
     assert login(app.test_client(), EMAIL, NEW).status_code == 302
-    assert db.exec(select(AuditLog).where(AuditLog.action == "password_reset", AuditLog.target_id == user.id)).one()
+    assert db.exec(
+        select(AuditLog).where(AuditLog.action == "account.password_reset", AuditLog.target_id == user.id)
+    ).one()
 
     again = app.test_client()
     assert again.get(f"/auth/reset/{token}").status_code == 404  # single use
