@@ -12,7 +12,7 @@ from models.events import (
     Outcome,
 )
 from models.funding import MaturityChange
-from models.security import LoginFailure
+from models.security import LoginFailure, PasswordReset
 from models.session import begin_write, make_engine, upgrade_database
 from models.tables import (
     AuditLog,
@@ -56,6 +56,7 @@ __all__ = [
     "FusionWeights",
     "LoginFailure",
     "Attendance",
+    "PasswordReset",
     "Event",
     "Outcome",
     "EventRegistration",

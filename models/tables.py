@@ -38,6 +38,9 @@ class User(SQLModel, table=True):
     display_name: str = Field(max_length=100)
     is_active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
+    # Copied into the signed session cookie at login and compared on every request: raising it (logout,
+    # a password change or reset, an admin disabling the account) ends every session issued before.
+    session_version: int = 0
 
 
 # --- taxonomies (data, not code) -------------------------------------------------------------

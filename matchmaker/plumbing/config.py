@@ -14,6 +14,8 @@ DEFAULTS: dict[str, Any] = {
     "MATCHMAKER_PAGE_SIZE": 20,
     "MATCHMAKER_DOCKING_CAP": 5,  # docking requests (对接申请) an enterprise may send per need
     "MATCHMAKER_SESSION_COOKIE_SECURE": False,
+    "MATCHMAKER_IDLE_MINUTES": 120,  # a signed-in session unused this long ends (see plumbing/extensions.py)
+    "MATCHMAKER_RESET_MINUTES": 60,  # how long a password reset link works (services/password_reset.py)
     "WTF_CSRF_TIME_LIMIT": None,  # a token lives as long as the session: forms left open stay usable
     "WTF_I18N_ENABLED": False,  # Flask-Babel is not used; forms pick WTForms' bundled zh messages
     "MATCHMAKER_MAX_UPLOAD_MB": 5,  # the largest request body (an import file), as MAX_CONTENT_LENGTH
@@ -46,6 +48,8 @@ _INT_KEYS = {
     "MATCHMAKER_DB_POOL_SIZE",
     "MATCHMAKER_PAGE_SIZE",
     "MATCHMAKER_DOCKING_CAP",
+    "MATCHMAKER_IDLE_MINUTES",
+    "MATCHMAKER_RESET_MINUTES",
     "MATCHMAKER_MAX_UPLOAD_MB",
     "MATCHMAKER_PUSH_PER_PROVIDER_DAY",
     "MATCHMAKER_PUSH_PER_ENTERPRISE_DAY",

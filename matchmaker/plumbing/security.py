@@ -5,8 +5,9 @@
 - Response headers: a Content-Security-Policy without inline script or style, nosniff, a referrer
   policy and a permissions policy. A view that sets its own Content-Security-Policy (the embeddable
   widget names the portals allowed to frame it) keeps it, and then no X-Frame-Options is added.
-- Login throttling per account and per client address (`services/login_throttle.py`), counted in
-  the database so that every worker shares the budget.
+- Login throttling per (address, account) pair, per account and per client address
+  (`services/login_throttle.py`), counted in the database before the password is checked, so that
+  every worker shares the budget and parallel guesses cannot overrun it.
 - Debug mode only where MATCHMAKER_ENV is "development" (the default for `flask run`;
   gunicorn.conf.py sets "production"): the app refuses to start otherwise.
 - Behind a reverse proxy, MATCHMAKER_TRUSTED_PROXIES = the number of proxies whose X-Forwarded-For
@@ -40,7 +41,8 @@ HSTS = "max-age=31536000"
 
 DEFAULTS = {
     "MATCHMAKER_ENV": "development",  # development | production
-    "MATCHMAKER_LOGIN_MAX_FAILURES": 5,  # per account within the window
+    "MATCHMAKER_LOGIN_MAX_FAILURES_PAIR": 5,  # per account from one client address within the window
+    "MATCHMAKER_LOGIN_MAX_FAILURES": 20,  # per account from every address within the window
     "MATCHMAKER_LOGIN_MAX_FAILURES_IP": 20,  # per client address within the window
     "MATCHMAKER_LOGIN_WINDOW_MINUTES": 15,
     "MATCHMAKER_TRUSTED_PROXIES": 0,
@@ -70,6 +72,7 @@ def init_app(app: Flask) -> None:
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     limits = Limits(
+        per_pair=int(app.config["MATCHMAKER_LOGIN_MAX_FAILURES_PAIR"]),
         per_account=int(app.config["MATCHMAKER_LOGIN_MAX_FAILURES"]),
         per_ip=int(app.config["MATCHMAKER_LOGIN_MAX_FAILURES_IP"]),
         window=timedelta(minutes=int(app.config["MATCHMAKER_LOGIN_WINDOW_MINUTES"])),
@@ -125,11 +128,11 @@ def authenticate(email: str, password: str) -> tuple[User | None, str | None]:
     session = get_session()
     throttle = login_throttle()
     address = request.remote_addr or "unknown"
-    refusal = throttle.refusal(session, email, address)
-    if refusal is not None:
-        return None, refusal
+    attempt = throttle.admit(session, email, address)  # counted before the password is checked
+    if isinstance(attempt, str):
+        return None, attempt
     user = accounts.authenticate(session, email, password)
     if user is None:
-        return None, throttle.failed(session, email, address) or WRONG_CREDENTIALS
-    throttle.succeeded(session, email)
+        return None, throttle.failed(session, attempt) or WRONG_CREDENTIALS
+    throttle.succeeded(session, attempt)
     return user, None

@@ -1,14 +1,17 @@
 """Accounts: registration of enterprises and providers, login, administrators."""
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import Session, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from matchmaker.services import enterprises, taxonomy
+from matchmaker.services import audit, enterprises, taxonomy
 from matchmaker.services.errors import ServiceError
+from matchmaker.services.notifications import notify
 from models import Enterprise, Provider, Role, User
 from models.schemas import AccountCreate, EnterpriseRegistration, ProviderRegistration
-from models.validation import size_class
+from models.validation import password_error, size_class
+
+ACCOUNT_KIND = "account"  # the notification kind of changes to one's own account
 
 
 def _normalise_email(email: str) -> str:
@@ -79,5 +82,46 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
 
 def create_admin(session: Session, account: AccountCreate) -> User:
     user = _new_user(session, account, Role.admin)
+    session.commit()
+    return user
+
+
+def end_sessions(session: Session, user_id: int, commit: bool = True) -> None:
+    """Raise the user's session version: every session signed in before ends at its next request."""
+    session.exec(update(User).where(User.id == user_id).values(session_version=User.session_version + 1))
+    if commit:
+        session.commit()
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    """Store a new password (the caller checked it) and end every session signed in with the old one."""
+    user.password_hash = generate_password_hash(password)
+    user.session_version += 1
+    session.add(user)
+
+
+def change_password(session: Session, user_id: int, current: str, new: str) -> User:
+    """A signed-in user's own change (commits): the current password first, then the same rules as
+    registration. Audited, and the owner is told by email, so a change they did not make shows."""
+    user = session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise ServiceError("账号不存在或已停用")
+    if not check_password_hash(user.password_hash, current):
+        raise ServiceError("当前密码不正确", field="current_password")
+    error = password_error(new)
+    if error:
+        raise ServiceError(error, field="password")
+    if check_password_hash(user.password_hash, new):
+        raise ServiceError("新密码不能与当前密码相同", field="password")
+    set_password(session, user, new)
+    audit.record(session, user.id, "account.password_change", "user", user.id, "本人修改密码")
+    notify(
+        session,
+        user.id,
+        ACCOUNT_KIND,
+        "您的登录密码已修改",
+        "您的账号刚刚修改了登录密码，其他设备上的登录已全部退出。如非本人操作，请立即通过登录页的“忘记密码”"
+        "重置密码，并联系平台管理员。",
+    )
     session.commit()
     return user

@@ -21,6 +21,11 @@ AUDIT_LABELS = {
     "api_key.issue": "签发 API 密钥",
     "api_key.revoke": "吊销 API 密钥",
     "dashboard.rank": "批量计算匹配",
+    "account.password_change": "修改密码",
+    "account.password_reset": "通过邮件重置密码",
+    "account.disable": "停用账号",
+    "account.enable": "启用账号",
+    "account.force_reset": "强制重置密码",
 }
 SIGNAL_LABELS = {
     "semantic": "语义相似度",

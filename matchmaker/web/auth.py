@@ -1,16 +1,20 @@
 """Registration, login and logout, and the role guard every role blueprint installs."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_user, logout_user
+from datetime import timedelta
+
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user, logout_user
 
 from matchmaker.plumbing import security
 from matchmaker.plumbing.db import get_session
-from matchmaker.plumbing.extensions import login_manager, session_user
-from matchmaker.services import accounts
+from matchmaker.plumbing.extensions import login_manager, start_session
+from matchmaker.services import accounts, password_reset
 from matchmaker.services.errors import ServiceError
 from matchmaker.web.forms import (
     EnterpriseRegisterForm,
+    ForgotPasswordForm,
     LoginForm,
+    NewPasswordForm,
     ProviderRegisterForm,
     attach_service_error,
     domain_choices,
@@ -61,7 +65,7 @@ def login():
         if user is None:
             form.form_errors.append(refusal)
         else:
-            login_user(session_user(get_session(), user))
+            start_session(user)
             flash(f"欢迎回来，{user.display_name}", "success")
             return redirect(_safe_next(request.args.get("next")) or home_url())
     return render_template("auth/login.html", form=form)
@@ -69,9 +73,55 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    """Ends this session and, by raising the session version, every copy of its cookie (and the
+    user's sessions on other browsers)."""
+    if current_user.is_authenticated:
+        accounts.end_sessions(get_session(), current_user.id)
     logout_user()
     flash("您已退出登录", "info")
     return redirect(url_for("public.index"))
+
+
+RESET_SENT = "如果该邮箱已注册，我们已向它发送了重置密码的邮件，请在 {minutes} 分钟内按邮件中的链接设置新密码"
+
+
+def reset_lifetime() -> timedelta:
+    return timedelta(minutes=int(current_app.config["MATCHMAKER_RESET_MINUTES"]))
+
+
+@bp.route("/forgot", methods=["GET", "POST"])
+def forgot():
+    """忘记密码: the same answer whether or not the email has an account."""
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        password_reset.request_reset(get_session(), form.email.data, reset_lifetime())
+        minutes = int(reset_lifetime().total_seconds() // 60)
+        flash(RESET_SENT.format(minutes=minutes), "info")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/forgot.html", form=form), 400 if form.is_submitted() else 200
+
+
+@bp.route("/reset/<string(minlength=20, maxlength=64):token>", methods=["GET", "POST"])
+def reset(token: str):
+    """The link from the mail: a new password twice. Not cached (the address holds the token)."""
+    form = NewPasswordForm()
+    status = 200
+    if password_reset.open_link(get_session(), token) is None:
+        form, status = None, 404
+    elif form.validate_on_submit():
+        try:
+            password_reset.reset(get_session(), token, form.password.data)
+        except ServiceError as error:
+            get_session().rollback()
+            attach_service_error(form, error)
+        else:
+            flash("密码已重置，请使用新密码登录", "success")
+            return redirect(url_for("auth.login"))
+    if form is not None and form.is_submitted():
+        status = 400
+    response = make_response(render_template("auth/reset.html", form=form, invalid=password_reset.INVALID_LINK), status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/register/enterprise", methods=["GET", "POST"])

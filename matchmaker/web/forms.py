@@ -158,6 +158,23 @@ class LoginForm(BaseForm):
     password = PasswordField("密码", validators=[REQUIRED])
 
 
+class NewPasswordForm(BaseForm):
+    """A new password twice: the password change and the reset by email."""
+
+    password = PasswordField("新密码（至少8位，含字母和数字）", validators=[REQUIRED])
+    password_confirm = PasswordField(
+        "确认新密码", validators=[REQUIRED, EqualTo("password", message="两次输入的密码不一致")]
+    )
+
+
+class PasswordChangeForm(NewPasswordForm):
+    current_password = PasswordField("当前密码", validators=[REQUIRED])
+
+
+class ForgotPasswordForm(BaseForm):
+    email = EmailField("注册邮箱", validators=[REQUIRED])
+
+
 class AccountForm(BaseForm):
     """Login fields; the login email doubles as the organisation's contact email at registration."""
 

@@ -12,13 +12,26 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from threading import Barrier
 
 import pytest
 from sqlmodel import Session, func, select
+from werkzeug.security import check_password_hash
 
-from matchmaker.services import whitelist
-from models import Appeal, Docking, MatchResult, Provider, ProviderStatus, WhitelistEvent
+from matchmaker.services import password_reset, whitelist
+from models import (
+    Appeal,
+    AuditLog,
+    Docking,
+    LoginFailure,
+    MatchResult,
+    OutboxMail,
+    Provider,
+    ProviderStatus,
+    User,
+    WhitelistEvent,
+)
 from tests.api.support import NEED_TEXT, bearer, make_admin, world
 from tests.conftest import PASSWORD, post, provider_form
 from tests.matching.test_need_matching import IOT, SECURITY, approved_provider, publish
@@ -26,6 +39,7 @@ from tests.plumbing.gunicorn_server import gunicorn
 
 RACERS = 8
 QUIET = {"MATCHMAKER_WARM_INDEX": "0", "MATCHMAKER_MAIL_INTERVAL": "0"}  # start quickly, send no mail
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -60,8 +74,7 @@ class Visitor:
         return self.submit(path, body)
 
     def submit(self, path: str, body: bytes) -> int:
-        headers = {"Content-Type": "application/x-www-form-urlencoded"}
-        return self.call("POST", path, body, headers)[0]
+        return self.call("POST", path, body, FORM)[0]
 
     def login(self, email: str) -> None:
         assert self.form("/auth/login", {"email": email, "password": PASSWORD}, "/auth/login") == 302
@@ -184,3 +197,46 @@ def test_concurrent_admin_decisions_apply_once(app, client, db, tmp_path):
     assert sorted(statuses) == [302, 400, 400, 400]  # the others see “当前状态下不能执行”
     approvals = (WhitelistEvent.provider_id == provider.id, WhitelistEvent.action == "approve")
     assert count(db, WhitelistEvent, *approvals) == 1
+
+
+def test_parallel_wrong_passwords_get_no_more_password_checks_than_the_limit(app, client, db, tmp_path):
+    """40 wrong passwords at once for one account from one address: each attempt is counted before its
+    password is checked, so at most the pair limit of them are checked (12 of 40 were, against 5)."""
+    assert post(client, "/auth/register/provider", provider_form()).status_code == 302
+    limit = app.config["MATCHMAKER_LOGIN_MAX_FAILURES_PAIR"]
+    with gunicorn(app.config["DATABASE_URL"], tmp_path / "gunicorn.log", **QUIET) as base:
+        visitor = Visitor(base)
+        fields = {"email": "vendor500@example.com", "password": "Wrong1234", "csrf_token": visitor.csrf("/auth/login")}
+        body = urllib.parse.urlencode(fields).encode()
+        pages = at_once([lambda: visitor.call("POST", "/auth/login", body, FORM)] * 40)
+    assert {status for status, _ in pages} == {200}
+    wrong = sum("邮箱或密码不正确" in html for _, html in pages)
+    locked = sum("已临时锁定" in html for _, html in pages)
+    assert wrong + locked == 40 and locked >= 40 - limit
+    # every password check was counted first: the rows are the checks
+    assert count(db, LoginFailure, LoginFailure.kind == "account") <= limit
+
+
+def test_one_reset_link_clicked_at_once_sets_one_password(app, client, db, tmp_path):
+    """The same reset link submitted four times at once (four passwords): one is stored, the others are
+    told the link is spent; the link is single-use even when racing."""
+    assert post(client, "/auth/register/provider", provider_form()).status_code == 302
+    password_reset.request_reset(db, "vendor500@example.com", timedelta(minutes=60))
+    mail = db.exec(select(OutboxMail).where(OutboxMail.to_address == "vendor500@example.com")).one()
+    path = re.search(r"/auth/reset/\S+", mail.body).group(0)
+    passwords = [f"Racer{n}pass9" for n in range(4)]
+    with gunicorn(app.config["DATABASE_URL"], tmp_path / "gunicorn.log", **QUIET) as base:
+        visitors = [Visitor(base) for _ in passwords]
+        bodies = [
+            urllib.parse.urlencode({"password": p, "password_confirm": p, "csrf_token": v.csrf(path)}).encode()
+            for p, v in zip(passwords, visitors, strict=True)
+        ]
+        statuses = at_once([lambda v=v, b=b: v.submit(path, b) for v, b in zip(visitors, bodies, strict=True)])
+    # the losers are refused with "重置链接无效、已使用或已过期": 404 if the link was spent before their
+    # request opened it, 400 if it was spent while they waited for the write lock
+    assert statuses.count(302) == 1 and set(statuses) - {302} <= {400, 404}, statuses
+    assert count(db, AuditLog, AuditLog.action == "account.password_reset") == 1
+    user = db.exec(select(User).where(User.email == "vendor500@example.com")).one()
+    db.refresh(user)
+    winner = statuses.index(302)
+    assert check_password_hash(user.password_hash, passwords[winner])

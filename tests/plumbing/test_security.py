@@ -236,19 +236,51 @@ def test_the_client_address_comes_from_a_trusted_proxy_only_when_configured(app,
 
 def test_throttle_service_window_and_retry_time(db):
     now = {"t": T0}
-    throttle = LoginThrottle(Limits(per_account=3, per_ip=100, window=timedelta(minutes=10)), clock=lambda: now["t"])
-    assert throttle.failed(db, "a@example.com", "1.2.3.4") is None
+    limits = Limits(per_pair=3, per_account=100, per_ip=100, window=timedelta(minutes=10))
+    throttle = LoginThrottle(limits, clock=lambda: now["t"])
+
+    def wrong() -> str | None:
+        attempt = throttle.admit(db, "a@example.com", "1.2.3.4")
+        return attempt if isinstance(attempt, str) else throttle.failed(db, attempt)
+
+    assert wrong() is None
     now["t"] = T0 + timedelta(minutes=2, seconds=10)
-    assert throttle.failed(db, "a@example.com", "1.2.3.4") is None
+    assert wrong() is None
     now["t"] = T0 + timedelta(minutes=3)
     # Locked until the first failure leaves the window: 09:10 Beijing.
-    assert "09:10" in throttle.failed(db, "a@example.com", "1.2.3.4")
+    assert "09:10" in wrong()
+    now["t"] = T0 + timedelta(minutes=3, seconds=30)
+    assert "09:10" in wrong()  # refused before any password check, and not counted
     now["t"] = T0 + timedelta(minutes=10, seconds=1)
-    assert throttle.refusal(db, "a@example.com", "1.2.3.4") is None
     # Three in the window again (02:10, 03:00, 10:01): locked until 02:10 leaves, 09:12:10 rounded up to 09:13.
-    assert "09:13" in throttle.failed(db, "a@example.com", "1.2.3.4")
-    # Rows that left the window are deleted as failures come in: the two of T0 are gone.
-    assert db.exec(select(func.count()).select_from(LoginFailure)).one() == 6
+    assert "09:13" in wrong()
+    # Rows that left the window are deleted as attempts come in: the three of T0 are gone.
+    assert db.exec(select(func.count()).select_from(LoginFailure)).one() == 9
+
+
+def test_a_stranger_who_knows_the_email_does_not_lock_the_owner_out_elsewhere(app, client, clock):
+    post(client, "/auth/register/enterprise", enterprise_form())
+    for _ in range(5):
+        login(client, "factory1@example.com", "Wrong1234")
+    refused = login(client, "factory1@example.com").get_data(as_text=True)  # the attacker's address: locked
+    assert LOCKED in refused and "忘记密码" in refused
+    owner = app.test_client()
+    owner.environ_base["REMOTE_ADDR"] = "10.0.0.7"
+    assert login(owner, "factory1@example.com").status_code == 302
+
+
+def test_guesses_from_many_addresses_lock_the_account_and_name_the_reset(app, client, clock):
+    post(client, "/auth/register/enterprise", enterprise_form())
+    for serial in range(4):  # 4 addresses x 5 guesses = the account-wide limit of 20
+        attacker = app.test_client()
+        attacker.environ_base["REMOTE_ADDR"] = f"198.51.100.{serial}"
+        for _ in range(5):
+            login(attacker, "factory1@example.com", "Wrong1234")
+    owner = app.test_client()
+    owner.environ_base["REMOTE_ADDR"] = "10.0.0.7"
+    page = login(owner, "factory1@example.com").get_data(as_text=True)
+    assert LOCKED in page and "忘记密码" in page and "09:15（北京时间）" in page
+    assert _failures(app, "account") == 20
 
 
 # --- password policy ---------------------------------------------------------------------------------

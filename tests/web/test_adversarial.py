@@ -91,3 +91,23 @@ def test_login_runs_one_password_hash_whether_or_not_the_email_has_an_account(ap
     assert accounts.authenticate(db, "known@example.com", "Wrong1234") is None
     assert accounts.authenticate(db, "nobody@example.com", "Wrong1234") is None
     assert len(checked) == 2 and checked[0].split("$")[0] == checked[1].split("$")[0]
+
+
+def test_a_replayed_cookie_after_logout_reaches_no_page(app: Flask, admin_client: FlaskClient):
+    """A copy of an admin's session cookie, replayed after the admin logged out, is a stranger on every
+    page without arguments that needs a login (the admin's pages included)."""
+    from tests.conftest import csrf_token
+
+    stolen = admin_client.get_cookie("session").value
+    pages = [r.rule for r in app.url_map.iter_rules() if not r.arguments and "GET" in (r.methods or ())]
+    pages = [page for page in pages if not page.startswith("/api/")]
+    thief = app.test_client()
+    thief.set_cookie("session", stolen)
+    stranger = app.test_client()
+    private = [page for page in pages if thief.get(page).status_code == 200 and stranger.get(page).status_code != 200]
+    assert "/admin/" in private  # the copy worked before the logout
+
+    assert admin_client.post("/auth/logout", data={"csrf_token": csrf_token(admin_client, "/")}).status_code == 302
+    for page in private:
+        response = thief.get(page)
+        assert response.status_code == 302 and "/auth/login" in response.headers["Location"], page

@@ -292,6 +292,13 @@ def build(app: Flask, db: Session, docking: bool = True, meeting: bool = True, h
         "appeal": appeal.id,
         "tag": db.exec(select(CapabilityTag.id).where(CapabilityTag.name == "等保测评")).one(),  # used by nothing
     }
+    ids["user"] = ent_b.user_id  # an account an admin can disable or reset
+    off = User(
+        email="authz-off@example.com", password_hash="x", role=Role.enterprise, display_name="停用", is_active=False
+    )
+    db.add(off)
+    db.commit()
+    ids["user_off"] = off.id  # a disabled account: enabled by an admin
     ids["event"] = events.create(db, admin.id, EVENT).id  # a draft: publishable
     ids["event_open"] = events.create(db, admin.id, EVENT).id
     events.publish(db, ids["event_open"], admin.id, "开放报名")  # published: closable
@@ -596,6 +603,29 @@ CASES = [
         data=lambda i: {"reason": "名额已满"},
     ),
     Case("admin.taxonomy_list", lambda i: "/admin/taxonomy/tags", ADMIN_ONLY, "admin"),
+    # accounts: any account, only an admin
+    Case("admin.account_detail", lambda i: f"/admin/accounts/{i['user']}", ADMIN_ONLY, "admin"),
+    Case(
+        "admin.account_disable",
+        lambda i: f"/admin/accounts/{i['user']}/disable",
+        ADMIN_ONLY,
+        "admin",
+        data=lambda i: {"disable-reason": "违规", "disable-csrf_token": CSRF},
+    ),
+    Case(
+        "admin.account_enable",
+        lambda i: f"/admin/accounts/{i['user_off']}/enable",
+        ADMIN_ONLY,
+        "admin",
+        data=lambda i: {"enable-reason": "核实无误", "enable-csrf_token": CSRF},
+    ),
+    Case(
+        "admin.account_force_reset",
+        lambda i: f"/admin/accounts/{i['user']}/force-reset",
+        ADMIN_ONLY,
+        "admin",
+        data=lambda i: {"force-reset-reason": "疑似被盗", "force-reset-csrf_token": CSRF},
+    ),
     Case(
         "admin.taxonomy_new",
         lambda i: "/admin/taxonomy/tags/new",
@@ -654,7 +684,7 @@ CASES = [
     ),
 ]
 CSRF = "<the session's CSRF token>"  # a form value filled in when the request is sent
-NOT_OBJECTS = {"static"}  # rules with a path argument that names no object
+NOT_OBJECTS = {"static", "auth.reset"}  # rules with a path argument that names no object (a reset link's token)
 
 
 def _body_names_an_object(op) -> bool:
@@ -671,7 +701,7 @@ def test_every_rule_naming_an_object_has_a_row(app):
     # and every row still addresses the view it names
     adapter = app.url_map.bind("localhost")
     names = ["ent_a", "need", "docking", "iot", "mes", "hidden", "case", "note", "push", "appeal", "key", "tag"]
-    names += ["event", "event_open", "event_closed", "meeting", "need_b", "registration"]
+    names += ["event", "event_open", "event_closed", "meeting", "need_b", "registration", "user", "user_off"]
     names += ["held", "promising", "token", "event_held"]
     ids = dict.fromkeys(names, 7) | {"provider_a": 7, "provider_off": 8}
     for case in CASES:

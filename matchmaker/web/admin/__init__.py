@@ -6,6 +6,7 @@ whose guard lets only administrators in.
 - `taxonomy`: 分类体系, the industries, domains and capability tags;
 - `imports`: 批量导入, and the lists of all solutions and dockings;
 - `api_keys`: API keys;
+- `accounts`: 账号管理, disabling and enabling accounts and forcing password resets;
 - `events`: matchmaking events (链上坪山 供需对接会).
 
 Like every view, these call services (and read the search index through `plumbing.extensions`);
@@ -19,4 +20,4 @@ from matchmaker.web.auth import guard_blueprint
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 guard_blueprint(bp, "admin")
 
-from matchmaker.web.admin import api_keys, dashboard, events, imports, review, taxonomy  # noqa: E402,F401  (routes on bp)
+from matchmaker.web.admin import accounts, api_keys, dashboard, events, imports, review, taxonomy  # noqa: E402,F401  (routes on bp)
