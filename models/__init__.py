@@ -3,6 +3,7 @@
 from models.api import ApiCallLog, ApiKey
 from models.events import Event, EventMeeting, EventRegistration, EventStatus, EventWrite, MeetingStatus
 from models.funding import MaturityChange
+from models.ratings import ProviderRating, RatingStatus
 from models.security import LoginFailure
 from models.session import begin_write, make_engine, upgrade_database
 from models.tables import (
@@ -53,6 +54,8 @@ __all__ = [
     "EventStatus",
     "EventWrite",
     "MaturityChange",
+    "ProviderRating",
+    "RatingStatus",
     "Appeal",
     "AppealStatus",
     "Docking",

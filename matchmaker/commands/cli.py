@@ -1,5 +1,5 @@
 """`flask` commands: db (upgrade, current, revision), init-db, seed, demo-logins, create-admin, reindex, evaluate,
-tune-weights, refit-weights, whitelist-sweep, event-sweep."""
+tune-weights, refit-weights, whitelist-sweep, event-sweep, rate-providers."""
 
 import json
 import re
@@ -273,6 +273,33 @@ def event_sweep_command() -> None:
     click.echo(f"截止报名的活动 {len(closed)} 个")
 
 
+@click.command("rate-providers")
+@with_appcontext
+@click.option("--period", required=True, help="the quarter to rate, e.g. 2027Q1")
+@click.option(
+    "--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="run as of this date (YYYY-MM-DD)"
+)
+def rate_providers_command(period: str, today) -> None:
+    """Rate every whitelisted provider 1-5 stars for a finished quarter (idempotent; published ratings stay)."""
+    from datetime import date
+
+    from matchmaker.services import ratings
+
+    try:
+        tiers = ratings.parse_tiers(current_app.config["MATCHMAKER_TIERS"])
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    with Session(engine()) as session:
+        try:
+            report = ratings.rate(session, period, tiers, today.date() if today else date.today())
+        except ServiceError as error:
+            raise click.ClickException(error.message) from None
+    click.echo(
+        f"{period}：新评 {len(report.created)} 家，重新计算 {len(report.updated)} 家，未变 {len(report.unchanged)} 家，"
+        f"已公布未改动 {len(report.published)} 家；请在对接服务中心 → 评星评级 审核后公布"
+    )
+
+
 def init_app(app: Flask) -> None:
     commands = (db_group, init_db_command, seed_command, demo_logins_command, create_admin_command)
     maintenance = (
@@ -283,6 +310,7 @@ def init_app(app: Flask) -> None:
         refit_weights_command,
         whitelist_sweep_command,
         event_sweep_command,
+        rate_providers_command,
     )
     for command in (*commands, *maintenance):
         app.cli.add_command(command)
