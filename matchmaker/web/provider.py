@@ -250,6 +250,8 @@ def rating_appeal(rating_id: int):
         except ServiceError as error:
             session.rollback()
             attach_service_error(form, error)
+            if error.field is None:  # e.g. appealed already: the form is no longer on the page
+                flash(error.message, "error")
         else:
             flash("申诉已提交，对接服务中心处理后会通知您", "success")
             return redirect(url_for("provider.ratings_page"))

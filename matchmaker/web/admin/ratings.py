@@ -84,7 +84,7 @@ def rating_publish():
             published = ratings.publish(get_session(), form.period.data, current_user.id, form.reason.data)
         except ServiceError as error:
             get_session().rollback()
-            attach_service_error(form, error)
+            attach_service_error(form, error if error.field == "reason" else ServiceError(error.message))
         else:
             search_index().refresh(engine())
             flash(f"已公布 {len(published)} 家服务商的评级，服务商已收到通知", "success")
