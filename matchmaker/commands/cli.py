@@ -83,7 +83,10 @@ def seed_command() -> None:
     upgrade_database(engine())
     with Session(engine()) as session:
         report = load_demo(session)
-        activity = load_activity(session, engine(), search_index(), PushCaps.from_config(current_app.config))
+        config = current_app.config
+        activity = load_activity(
+            session, engine(), search_index(), PushCaps.from_config(config), tiers=config["MATCHMAKER_TIERS"]
+        )
         report.created |= activity.created
     created = "，".join(f"{kind} {count}" for kind, count in sorted(report.created.items())) or "无新增（已是最新）"
     click.echo(f"演示数据已加载：{created}")
