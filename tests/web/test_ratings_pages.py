@@ -2,12 +2,17 @@
 appeals once; other roles are refused; the public page shows the formula, its weights and the tiers;
 the API's provider directory carries stars and tier."""
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 from werkzeug.security import generate_password_hash
 
 from matchmaker.api.schemas import ProviderOut
+from matchmaker.matching.fusion import RATING_PRIOR
+from matchmaker.matching.signals import NeedProfile
+from matchmaker.plumbing.db import engine
+from matchmaker.plumbing.extensions import search_index
 from matchmaker.services import api_keys, ratings
 from models import Appeal, AuditLog, Notification, ProviderRating, User
 from tests.conftest import PASSWORD, csrf_token, login
@@ -128,3 +133,24 @@ def test_the_public_page_shows_the_formula_and_the_tiers_and_the_api_the_standin
     listed = client.get("/api/v1/providers", headers={"Authorization": f"Bearer {token}"}).get_json()["items"]
     mine = next(ProviderOut.model_validate(item) for item in listed if item["id"] == w.providers[0].id)
     assert (mine.stars, mine.tier, mine.rating_period) == (rating.stars, rating.tier, PERIOD)
+
+
+def test_every_worker_ranks_with_the_published_stars_once_they_are_published(app, db):
+    """Publishing stamps the providers' solutions, so a running index picks up the new prior; the
+    adjusted five stars of the second provider lift its solution by RATING_PRIOR / 2."""
+    w = world(app, db)
+    boss = User(email="index-admin@example.com", password_hash="-", role="admin", display_name="管理员")
+    db.add(boss)
+    db.commit()
+    need = NeedProfile(text="封边机设备联网，看到开机率和产量", industry="furniture")
+    with app.app_context():
+        before = {m.solution_id: m for m in search_index().match(engine(), need)}
+        assert {m.parts["rating"] for m in before.values()} == {0.0}
+        rating = rating_of(db, w.providers[1].id)
+        ratings.adjust(db, rating.id, 5, boss.id, "核实", ratings.parse_tiers(app.config["MATCHMAKER_TIERS"]))
+        assert search_index().match(engine(), need)[0].parts["rating"] == 0.0  # computed: not yet in force
+        ratings.publish(db, PERIOD, boss.id, "公布")
+        after = {m.solution_id: m for m in search_index().match(engine(), need)}
+    lifted = w.solutions[1].id
+    assert after[lifted].parts["rating"] == pytest.approx(RATING_PRIOR * 0.5)
+    assert after[lifted].score == pytest.approx(before[lifted].score + RATING_PRIOR * 0.5)
