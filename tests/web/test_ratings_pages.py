@@ -64,6 +64,8 @@ def test_the_admin_adjusts_only_with_a_reason_then_publishes(app, db, admin_clie
     assert bad_period.status_code == 400 and "评级周期格式应为" in bad_period.get_data(as_text=True)
     done = send(admin_client, "/admin/ratings/publish", {"period": PERIOD, "reason": "第二季度"})
     assert done.status_code == 302
+    detail = admin_client.get(f"/admin/providers/{w.providers[1].id}").get_data(as_text=True)
+    assert f"{PERIOD}：5 星 · {rating_of(db, w.providers[1].id).tier}" in detail  # the whitelist review shows it
     assert {rating_of(db, p.id).status for p in w.providers} == {"published"}
     notes = db.exec(select(Notification.title).where(Notification.user_id == w.providers[1].user_id)).all()
     assert any(title.startswith(f"{PERIOD} 评星结果：5 星") for title in notes)
