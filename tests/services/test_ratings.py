@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from matchmaker import create_app
 from matchmaker.matching.search_index import published_priors
 from matchmaker.services import ratings, whitelist
 from matchmaker.services.dockings import MoveDetails
@@ -317,3 +318,8 @@ def test_the_prior_follows_the_newest_published_quarter(db):
     ratings.publish(db, "2026Q1", boss.id, "补评")
     assert published_priors(db)[provider.id] == (rating_of(db, provider.id).stars - 1) / 4
     assert ratings.standing(db, [provider.id])[provider.id].period == PERIOD
+
+
+def test_a_malformed_tier_setting_stops_the_app_from_starting(tmp_path):
+    with pytest.raises(ValueError, match="梯队配置"):
+        create_app({"MATCHMAKER_TIERS": "第一梯队:9:1", "DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite"})
