@@ -322,4 +322,6 @@ def test_the_prior_follows_the_newest_published_quarter(db):
 
 def test_a_malformed_tier_setting_stops_the_app_from_starting(tmp_path):
     with pytest.raises(ValueError, match="梯队配置"):
-        create_app({"MATCHMAKER_TIERS": "第一梯队:9:1", "DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite"})
+        create_app(
+            {"MATCHMAKER_TIERS": "第一梯队:9:1", "DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite", "SECRET_KEY": "t"}
+        )
