@@ -29,6 +29,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     app.config.from_mapping(build_config(app.instance_path, config))
 
+    from matchmaker.services.ratings import parse_tiers
+
+    parse_tiers(app.config["MATCHMAKER_TIERS"])  # a malformed MATCHMAKER_TIERS stops the start, not a page later
+
     from matchmaker import api
     from matchmaker.commands import cli
     from matchmaker.plumbing import db, extensions, health, pagination, ratelimit, requestlog, security, templating

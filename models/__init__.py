@@ -12,6 +12,7 @@ from models.events import (
     Outcome,
 )
 from models.funding import MaturityChange
+from models.ratings import ProviderRating, RatingStatus
 from models.security import LoginFailure, PasswordReset
 from models.session import begin_write, make_engine, upgrade_database
 from models.tables import (
@@ -65,6 +66,8 @@ __all__ = [
     "EventStatus",
     "EventWrite",
     "MaturityChange",
+    "ProviderRating",
+    "RatingStatus",
     "Appeal",
     "AppealStatus",
     "Docking",

@@ -22,7 +22,7 @@ from matchmaker.api.schemas import (
 )
 from matchmaker.plumbing.db import engine, get_session
 from matchmaker.plumbing.extensions import search_index
-from matchmaker.services import catalogue, taxonomy
+from matchmaker.services import catalogue, ratings, taxonomy
 from matchmaker.services.errors import ServiceError
 from models import ApiKey
 
@@ -83,7 +83,11 @@ def _provider_outs(providers: list) -> list[ProviderOut]:
     session = get_session()
     ids = [provider.id for provider in providers]
     cases, counts = catalogue.cases_of(session, ids), catalogue.solution_counts(session, ids)
-    return [provider_out(provider, cases[provider.id], counts[provider.id]) for provider in providers]
+    standing = ratings.standing(session, ids)
+    return [
+        provider_out(provider, cases[provider.id], counts[provider.id], standing.get(provider.id))
+        for provider in providers
+    ]
 
 
 @operation(

@@ -10,7 +10,7 @@ from matchmaker.api.schemas import (
     SolutionOut,
 )
 from matchmaker.services.catalogue import BriefRow, ProviderName
-from models import Provider, Solution, SuccessCase
+from models import Provider, ProviderRating, Solution, SuccessCase
 
 _BRIEF_FIELDS = tuple(name for name in SolutionBrief.model_fields if name != "provider")
 _EXPLANATION_FIELDS = tuple(ExplanationOut.model_fields)
@@ -47,8 +47,17 @@ def match_item(
     }
 
 
-def provider_out(provider: Provider, cases: list[SuccessCase], solution_count: int) -> ProviderOut:
+def provider_out(
+    provider: Provider, cases: list[SuccessCase], solution_count: int, rating: ProviderRating | None = None
+) -> ProviderOut:
+    """`rating`: the provider's newest published rating (评星评级), if any."""
+    standing = {
+        "stars": rating.stars if rating else None,
+        "tier": rating.tier if rating else None,
+        "rating_period": rating.period if rating else None,
+    }
     return ProviderOut.model_validate(
         provider.model_dump()
         | {"cases": [CaseOut.model_validate(case) for case in cases], "solution_count": solution_count}
+        | standing
     )

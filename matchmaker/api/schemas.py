@@ -86,6 +86,7 @@ class ScoreParts(BaseModel):
     tags: float = Field(description="能力标签")
     domain: float = Field(description="服务领域")
     maturity: float = Field(description="智能制造能力成熟度适配")
+    rating: float = Field(description="服务商评星先验：3 星或尚无评级为 0，5 星 +0.015，1 星 -0.015")
 
 
 class PointOut(Out):
@@ -220,6 +221,9 @@ class ProviderOut(Out):
     approved_until: date | None = Field(description="入库有效期至")
     cases: list[CaseOut] = Field(description="成功案例")
     solution_count: int = Field(description="已发布的服务方案数")
+    stars: int | None = Field(description="最近一次公布的评星（1-5），尚无评级为 null")
+    tier: str | None = Field(description="最近一次公布的评级给出的梯队，如 第一梯队；尚无评级为 null")
+    rating_period: str | None = Field(description="该评级的季度，如 2027Q1；尚无评级为 null")
 
 
 class ProviderPage(PageOut):

@@ -1,5 +1,5 @@
 """`flask` commands: db (upgrade, current, revision), init-db, seed, demo-logins, create-admin, reindex, evaluate,
-tune-weights, refit-weights, whitelist-sweep, event-sweep, event-reminders."""
+tune-weights, refit-weights, whitelist-sweep, event-sweep, event-reminders, rate-providers."""
 
 import json
 import re
@@ -83,7 +83,10 @@ def seed_command() -> None:
     upgrade_database(engine())
     with Session(engine()) as session:
         report = load_demo(session)
-        activity = load_activity(session, engine(), search_index(), PushCaps.from_config(current_app.config))
+        config = current_app.config
+        activity = load_activity(
+            session, engine(), search_index(), PushCaps.from_config(config), tiers=config["MATCHMAKER_TIERS"]
+        )
         report.created |= activity.created
     created = "，".join(f"{kind} {count}" for kind, count in sorted(report.created.items())) or "无新增（已是最新）"
     click.echo(f"演示数据已加载：{created}")
@@ -285,6 +288,33 @@ def event_reminders_command(today) -> None:
     click.echo(f"发送明日参会提醒 {sent} 份")
 
 
+@click.command("rate-providers")
+@with_appcontext
+@click.option("--period", required=True, help="the quarter to rate, e.g. 2027Q1")
+@click.option(
+    "--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="run as of this date (YYYY-MM-DD)"
+)
+def rate_providers_command(period: str, today) -> None:
+    """Rate every whitelisted provider 1-5 stars for a finished quarter (idempotent; published ratings stay)."""
+    from datetime import date
+
+    from matchmaker.services import ratings
+
+    try:
+        tiers = ratings.parse_tiers(current_app.config["MATCHMAKER_TIERS"])
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    with Session(engine()) as session:
+        try:
+            report = ratings.rate(session, period, tiers, today.date() if today else date.today())
+        except ServiceError as error:
+            raise click.ClickException(error.message) from None
+    click.echo(
+        f"{period}：新评 {len(report.created)} 家，重新计算 {len(report.updated)} 家，未变 {len(report.unchanged)} 家，"
+        f"已公布未改动 {len(report.published)} 家；请在对接服务中心 → 评星评级 审核后公布"
+    )
+
+
 def init_app(app: Flask) -> None:
     commands = (db_group, init_db_command, seed_command, demo_logins_command, create_admin_command)
     maintenance = (
@@ -296,6 +326,7 @@ def init_app(app: Flask) -> None:
         whitelist_sweep_command,
         event_sweep_command,
         event_reminders_command,
+        rate_providers_command,
     )
     for command in (*commands, *maintenance):
         app.cli.add_command(command)

@@ -20,7 +20,8 @@ from sqlmodel import Session, col, select
 from matchmaker.commands.seed import DEMO_ADMIN_EMAIL, SeedReport
 from matchmaker.commands.seed_events import past_event
 from matchmaker.matching.search_index import SearchIndex
-from matchmaker.services import dockings, matching, push, whitelist
+from matchmaker.plumbing.config import DEFAULTS
+from matchmaker.services import dockings, matching, push, ratings, whitelist
 from matchmaker.services.dockings import MoveDetails, Party
 from models import (
     Appeal,
@@ -95,6 +96,7 @@ class Activity:
     now: datetime
     caps: push.PushCaps
     report: SeedReport
+    tiers: tuple[ratings.Tier, ...]
 
     @property
     def today(self) -> date:
@@ -205,21 +207,43 @@ def _backdate_notices(session: Session, link: str, when: datetime) -> None:
     session.commit()
 
 
+def last_quarter(today: date) -> str:
+    """The quarter before the one `today` is in, e.g. "2026Q3" for 2026-12-04."""
+    quarter = (today.month - 1) // 3  # the current one, 0-based
+    return f"{today.year - 1}Q4" if quarter == 0 else f"{today.year}Q{quarter}"
+
+
+def published_ratings(act: Activity) -> None:
+    """The last finished quarter rated from the seeded dockings and published, as the admin would."""
+    session, period = act.session, last_quarter(act.today)
+    report = ratings.rate(session, period, act.tiers, act.today)
+    if report.created or report.updated or report.unchanged:
+        ratings.publish(session, period, act.admin.id, f"{period} 季度评星评级（演示数据）")
+        act.report.count("ratings")
+
+
 ACTIVITY_STEPS: list[Callable[[Activity], None]] = [
     whitelist_standing,  # first: the providers it approves are matched too
     match_and_push,
     dockings_in_every_state,
     past_event,  # after the dockings: its own follow the meetings, on pairs with none yet
+    published_ratings,
     quiet_outbox,
 ]
 
 
 def load_activity(
-    session: Session, engine: Engine, index: SearchIndex, caps: push.PushCaps, now: datetime | None = None
+    session: Session,
+    engine: Engine,
+    index: SearchIndex,
+    caps: push.PushCaps,
+    now: datetime | None = None,
+    tiers: str = DEFAULTS["MATCHMAKER_TIERS"],
 ) -> SeedReport:
-    """Run every step of ACTIVITY_STEPS over the loaded demo data (see the module docstring)."""
+    """Run every step of ACTIVITY_STEPS over the loaded demo data (see the module docstring); `tiers`:
+    MATCHMAKER_TIERS, for the seeded ratings."""
     admin = session.exec(select(User).where(User.email == DEMO_ADMIN_EMAIL)).one()
-    act = Activity(session, engine, index, admin, now or utcnow(), caps, SeedReport())
+    act = Activity(session, engine, index, admin, now or utcnow(), caps, SeedReport(), ratings.parse_tiers(tiers))
     for step in ACTIVITY_STEPS:
         step(act)
     return act.report

@@ -19,7 +19,7 @@ from embeddings import Encoder, LexicalIndex, VectorIndex
 from matchmaker.matching.explanation import solution_scans
 from matchmaker.matching.exposure import EXPOSURE_PER_PROVIDER, EXPOSURE_TOP
 from matchmaker.matching.fusion import DEFAULT_WEIGHTS, BatchScorer, RankedMatch, Weights, need_terms, rank
-from matchmaker.matching.signals import FEATURES, Candidate, NeedProfile, NeedTerms, solution_features
+from matchmaker.matching.signals import FEATURES, NEUTRAL, Candidate, NeedProfile, NeedTerms, solution_features
 from matchmaker.matching.tagging import suggest
 from matchmaker.matching.taxonomy import Taxonomy
 
@@ -94,6 +94,7 @@ class SolutionDoc:
     modules: tuple[str, ...] = ()  # 核心功能模块
     tags: tuple[str, ...] = ()  # capability tag names; suggested from the text when empty
     maturity: str = ""  # the maturity band served, "lowest-highest"; "" = unstated
+    rating: float = NEUTRAL  # `signals.rating_prior` of the provider's published stars
 
 
 def doc_text(doc: SolutionDoc) -> str:
@@ -191,7 +192,7 @@ class MatchEngine:
             self._scan_spans = np.resize(self._scan_spans, (size, 2))
         row = self._rows
         features = (
-            solution_features(doc.industries, doc.sizes, doc.tags, doc.domain, self.taxonomy, doc.maturity)
+            solution_features(doc.industries, doc.sizes, doc.tags, doc.domain, self.taxonomy, doc.maturity, doc.rating)
             if self._batch
             else None
         )
@@ -306,6 +307,7 @@ class MatchEngine:
                     _text(doc),
                     scans_at(row_of[id_]),
                     doc.maturity,
+                    doc.rating,
                 )
             )
         return out

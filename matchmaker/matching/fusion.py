@@ -60,6 +60,7 @@ class Weights:
 
 
 SIGNALS = tuple(f.name for f in fields(Weights))
+PARTS = (*SIGNALS, "rating")  # what a match's score is made of: the weighted signals and the rating prior
 
 # The one place the default weights live. Chosen by `flask tune-weights seed_data/dev_set.json
 # seed_data/real_dev_set.json` (USE, 5 folds over the needs of both files, grid step 0.1): the grid
@@ -76,6 +77,15 @@ SIGNALS = tuple(f.name for f in fields(Weights))
 # the grid cannot tune it); 0.03 lets a fitting band decide between near-equal answers without
 # outweighing the text (see README "Maturity").
 DEFAULT_WEIGHTS = Weights(semantic=0.3, lexical=0.2, industry=0.2, size=0.0, tags=0.2, domain=0.1, maturity=0.03)
+
+# The provider's published star rating (评星评级) is a prior, not a signal of the pair: it is added to the
+# weighted sum as RATING_PRIOR * (rating_prior - NEUTRAL), so 3 stars and no rating add exactly 0 (a
+# provider without history is never below average, and where no candidate is rated, as in the labelled
+# sets, every score is what it was without the prior), 5 stars add +0.015 and 1 star -0.015. It is on
+# the stars' own scale, not normalised over the candidates, so one star's difference never weighs more
+# than 0.0075: a tie-breaker between near-equal answers, which the exposure cap still reorders. It is
+# not tuned: no labelled set holds ratings.
+RATING_PRIOR = 0.03
 
 
 @dataclass(frozen=True)
@@ -109,12 +119,17 @@ def fused(normalised: np.ndarray, share: dict[str, float]) -> np.ndarray:
     return score
 
 
+def with_prior(scores: np.ndarray, priors: np.ndarray) -> np.ndarray:
+    """The scores with each candidate's rating prior added (see RATING_PRIOR)."""
+    return scores + RATING_PRIOR * (priors - NEUTRAL)
+
+
 @dataclass(frozen=True)
 class RankedMatch:
     solution_id: int
     rank: int  # 1-based
     score: float  # in [0, 1]
-    parts: dict[str, float] = field(hash=False)  # signal -> weighted contribution; they sum to score
+    parts: dict[str, float] = field(hash=False)  # signal (and "rating", the prior) -> contribution; they sum to score
     explanation: Explanation = field(hash=False)
 
     def as_dict(self) -> dict:
@@ -175,7 +190,8 @@ def rank(
             mat = maturity_of[candidate.maturity] = maturity_fit(need.maturity, candidate.maturity)
         raw[position] = (sem, lex, ind, size, tags, dom, mat)
     values = (scale or Scale.of(raw)).apply(raw)
-    scores = fused(values, share)
+    priors = np.fromiter((candidate.rating for candidate in candidates), dtype=np.float64, count=len(candidates))
+    scores = with_prior(fused(values, share), priors)
     # Rounded keys: sums of the same parts in another order must not reorder ties.
     keys = sorted(
         (-round(float(score), 9), candidate.solution_id, position)
@@ -187,6 +203,7 @@ def rank(
     for position, candidate in enumerate(cap_exposure(ordered)[:top_n], start=1):
         row = values[row_of[candidate.solution_id]].tolist()
         parts = {name: share[name] * value for name, value in zip(SIGNALS, row, strict=True)}
+        parts["rating"] = RATING_PRIOR * (candidate.rating - NEUTRAL)
         out.append(
             RankedMatch(
                 solution_id=candidate.solution_id,
@@ -311,4 +328,4 @@ class BatchScorer:
         maturity = self.maturity_values(features["maturity"])
         raw = np.column_stack([sem, lex, industry, size, tags, domain, maturity])  # SIGNALS order
         self.scale = Scale.of(raw)
-        return fused(self.scale.apply(raw), self.share)
+        return with_prior(fused(self.scale.apply(raw), self.share), features["rating"].astype(np.float64))

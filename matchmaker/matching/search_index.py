@@ -32,7 +32,7 @@ from embeddings import Encoder, load_encoder
 from embeddings.shared import SharedEncoder
 from matchmaker.matching.engine import MatchEngine, SolutionDoc, doc_text
 from matchmaker.matching.fusion import DEFAULT_WEIGHTS, SIGNALS, RankedMatch, Weights
-from matchmaker.matching.signals import NeedProfile
+from matchmaker.matching.signals import NEUTRAL, NeedProfile, rating_prior
 from matchmaker.matching.tagging import Suggestion, suggest
 from matchmaker.matching.taxonomy import Taxonomy
 from models import (
@@ -42,7 +42,9 @@ from models import (
     FusionWeights,
     Industry,
     Provider,
+    ProviderRating,
     ProviderStatus,
+    RatingStatus,
     Solution,
     SolutionStatus,
     SolutionVector,
@@ -91,7 +93,25 @@ ENCODE_BATCH = 256
 TOP_N = 10
 
 
-def to_doc(solution: Solution) -> SolutionDoc:
+def published_priors(session: Session, provider_ids: Iterable[int] | None = None) -> dict[int, float]:
+    """provider id -> `rating_prior` of its newest published rating (评星评级); providers without one are
+    left out (they rank with NEUTRAL)."""
+    newest = select(ProviderRating.provider_id, func.max(ProviderRating.period).label("period")).where(
+        ProviderRating.status == RatingStatus.published
+    )
+    if provider_ids is not None:
+        newest = newest.where(col(ProviderRating.provider_id).in_(list(provider_ids)))
+    newest = newest.group_by(ProviderRating.provider_id).subquery()
+    rows = session.exec(
+        select(ProviderRating.provider_id, ProviderRating.stars).join(
+            newest,
+            (newest.c.provider_id == ProviderRating.provider_id) & (newest.c.period == ProviderRating.period),
+        )
+    )
+    return {provider_id: rating_prior(stars) for provider_id, stars in rows}
+
+
+def to_doc(solution: Solution, rating: float = NEUTRAL) -> SolutionDoc:
     return SolutionDoc(
         id=solution.id,
         provider_id=solution.provider_id,
@@ -104,6 +124,7 @@ def to_doc(solution: Solution) -> SolutionDoc:
         modules=tuple(solution.modules),
         tags=tuple(solution.tags),
         maturity=solution.maturity_band,
+        rating=rating,
     )
 
 
@@ -341,7 +362,8 @@ class SearchIndex:
         self._taxonomy_version = taxonomy_version(session)
         self._taxonomy = read_taxonomy(session)
         engine = MatchEngine(self.encoder, self._taxonomy, stored_weights(session))
-        docs = [to_doc(solution) for solution in _matchable_solutions(session)]
+        priors = published_priors(session)
+        docs = [to_doc(s, priors.get(s.provider_id, NEUTRAL)) for s in _matchable_solutions(session)]
         engine.upsert(docs, stored_vectors(session, self.encoder, docs))
         self._engine, self._applied_seq = engine, seq
 
@@ -360,7 +382,12 @@ class SearchIndex:
             self._applied_seq = seq  # e.g. a whitelist change of a provider without solutions
             return
         assert self._engine is not None
-        keep = [to_doc(solution) for solution, status in changed if _matchable(solution, status)]
+        priors = published_priors(session, {solution.provider_id for solution, _ in changed})
+        keep = [
+            to_doc(solution, priors.get(solution.provider_id, NEUTRAL))
+            for solution, status in changed
+            if _matchable(solution, status)
+        ]
         drop = [solution.id for solution, status in changed if not _matchable(solution, status)]
         if drop:
             self._engine.remove(drop)

@@ -11,6 +11,9 @@
 - maturity: `maturity_fit`: the need's 智能制造能力成熟度 level within the band the solution serves 1, one
             level outside 0.25, further 0; 0.5 when either side is unstated, so the unknown is never punished.
 
+Besides the signals, a candidate carries its provider's published star rating as `rating_prior`: not a
+signal of the pair but a small prior added by `fusion` (see RATING_PRIOR there), NEUTRAL without a rating.
+
 Neutral values are the same for every candidate of a need, so they never change an order; they only
 keep the score of a thinly described need in the middle of the scale instead of at the bottom.
 `StructuredSignals` remembers the structured values per distinct industries, sizes and tags of one need's
@@ -62,6 +65,7 @@ class Candidate:
     text: str = ""  # the solution's description, for the per-point explanation
     scans: bytes | None = None  # `solution_scans` of modules, title and text, when worked out beforehand
     maturity: str = ""  # the maturity band the solution serves, "lowest-highest" (e.g. "1-2"); "" = unstated
+    rating: float = NEUTRAL  # `rating_prior` of the provider's published stars
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,12 @@ def maturity_fit(need_level: int, band: str) -> float:
         return 1.0
     distance = levels[0] - need_level if need_level < levels[0] else need_level - levels[-1]
     return 0.25 if distance == 1 else 0.0
+
+
+def rating_prior(stars: int | None) -> float:
+    """A provider's published stars on [0, 1]: 1 star 0, 3 stars 0.5, 5 stars 1; no rating NEUTRAL, so a
+    provider without history counts as an average one, never below it."""
+    return NEUTRAL if stars is None or not 1 <= stars <= 5 else (stars - 1) / 4
 
 
 def maturity_bits(band: str) -> int:
@@ -211,6 +221,7 @@ FEATURES = np.dtype(
         ("custom_tags", np.bool_),  # some tag the taxonomy does not know: scored one by one
         ("domain", np.uint16),  # place of the domain in taxonomy.domains; OTHER_DOMAIN if not there
         ("maturity", np.uint8),  # `maturity_bits` of the band served
+        ("rating", np.float64),  # `rating_prior` of the provider
     ]
 )
 OTHER_DOMAIN = np.iinfo(np.uint16).max
@@ -223,7 +234,8 @@ def solution_features(
     domain: str,
     taxonomy: Taxonomy,
     maturity: str = "",
-) -> tuple[int, bool, int, int, int, bool, int, int] | None:
+    rating: float = NEUTRAL,
+) -> tuple[int, bool, int, int, int, bool, int, int, float] | None:
     """A row of FEATURES for a solution; None when the taxonomy has more than 64 industries or 128 tags."""
     found = finders(taxonomy)
     if len(found.industry_bit) > 64 or len(found.tag_bit) > 128:
@@ -255,4 +267,5 @@ def solution_features(
         custom,
         place,
         maturity_bits(maturity),
+        rating,
     )

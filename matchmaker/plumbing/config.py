@@ -42,6 +42,8 @@ DEFAULTS: dict[str, Any] = {
     "MATCHMAKER_MAIL_BACKOFF_SECONDS": 60,  # first retry after this, doubling each time (at most 6 hours)
     "MATCHMAKER_MAIL_INTERVAL": 30,  # seconds between outbox rounds in each web process; 0: use flask send-mail --loop
     "MATCHMAKER_BASE_URL": "http://127.0.0.1:8000",  # links in emails are made absolute with it
+    # Provider tiers (梯队): 名称:最低星级:最少验收项目数, best first (matchmaker/services/ratings.py)
+    "MATCHMAKER_TIERS": "第一梯队:4:3,第二梯队:3:1,第三梯队:1:0",
 }
 
 _INT_KEYS = {

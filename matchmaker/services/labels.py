@@ -34,5 +34,7 @@ SIGNAL_LABELS = {
     "size": "规模适配",
     "tags": "能力标签",
     "domain": "服务领域",
+    "maturity": "成熟度适配",
+    "rating": "服务商评星（先验）",
 }
 DEPLOYMENT_LABELS = {"saas": "SaaS 云服务", "private": "私有化部署", "hybrid": "混合部署", "onsite": "现场实施"}

@@ -14,7 +14,8 @@ from sqlmodel import Session, col, delete, select
 from matchmaker.matching.fusion import RankedMatch
 from matchmaker.matching.search_index import SearchIndex
 from matchmaker.matching.signals import NeedProfile
-from models import MatchResult, Need, Provider, ProviderStatus, Solution, SolutionStatus
+from matchmaker.services import ratings
+from models import MatchResult, Need, Provider, ProviderRating, ProviderStatus, Solution, SolutionStatus
 
 
 def need_profile(need: Need) -> NeedProfile:
@@ -80,6 +81,7 @@ class ShownMatch:
     result: MatchResult
     solution: Solution
     provider: Provider
+    rating: ProviderRating | None = None  # the provider's newest published rating (评星评级, 梯队)
 
 
 def stored_matches(session: Session, need_id: int) -> list[ShownMatch]:
@@ -95,7 +97,9 @@ def stored_matches(session: Session, need_id: int) -> list[ShownMatch]:
         )
         .order_by(col(MatchResult.rank))
     )
-    return [ShownMatch(result, solution, provider) for result, solution, provider in rows]
+    rows = list(rows)
+    standing = ratings.standing(session, list({provider.id for _, _, provider in rows}))
+    return [ShownMatch(result, solution, provider, standing.get(provider.id)) for result, solution, provider in rows]
 
 
 SHOWN_FIRST = 5  # results on a need page at once

@@ -22,6 +22,7 @@ from matchmaker.services import audit, changes
 from matchmaker.services.errors import ServiceError
 from matchmaker.services.notifications import notify
 from matchmaker.services.providers import check_credit_code_free, pending_identity_change
+from matchmaker.services.ratings import RATING_ACTION
 from models import (
     Appeal,
     AppealStatus,
@@ -76,6 +77,7 @@ ACTION_LABELS = {
     "identity_change": "申请变更名称/信用代码/服务领域",
     "identity_approved": "批准资料变更",
     "identity_rejected": "驳回资料变更",
+    RATING_ACTION: "公布评星结果",
 }
 
 # action -> (notification title, body); fields: reason, until, rectify_by
@@ -380,6 +382,8 @@ def decide_appeal(
         raise ServiceError("该申诉已经处理")
     provider = _locked(session, appeal.provider_id)
     decision = session.get(WhitelistEvent, appeal.whitelist_event_id)
+    if decision.action == RATING_ACTION:
+        raise ServiceError("这是对评星结果的申诉，请在“评星评级”页面处理")
     if upheld and provider.status != decision.to_status:
         raise ServiceError("申诉提出后服务商状态已发生变化，该申诉只能驳回")
     action = "appeal_upheld" if upheld else "appeal_dismissed"

@@ -287,3 +287,22 @@ class AppealForm(BaseForm):
 
 class ConfirmForm(BaseForm):
     """A bare POST form: only the CSRF token."""
+
+
+STAR_CHOICES = choices({n: f"{n} 星" for n in range(1, 6)})
+
+
+class RatingAdjustForm(BaseForm):
+    stars = SelectField("调整为", choices=STAR_CHOICES, coerce=int)
+    reason = TextAreaField("理由（必填，将记入审计日志）", validators=[DataRequired(message="调整评级须填写理由")])
+
+
+class RatingPublishForm(BaseForm):
+    period = HiddenField(validators=[REQUIRED])
+    reason = TextAreaField("公布说明（必填，将记入审计日志）", validators=[DataRequired(message="公布评级须填写说明")])
+
+
+class RatingAppealDecisionForm(BaseForm):
+    action = HiddenField(validators=[REQUIRED])  # upheld | dismissed
+    stars = SelectField("申诉成立时改为", choices=STAR_CHOICES, coerce=int)
+    reason = TextAreaField("处理理由（必填，将记入审计日志）", validators=[DataRequired(message="请填写处理理由")])

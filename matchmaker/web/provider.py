@@ -6,7 +6,7 @@ from flask_login import current_user
 from matchmaker.plumbing.db import engine, get_session
 from matchmaker.plumbing.extensions import search_index
 from matchmaker.plumbing.security import no_store
-from matchmaker.services import providers, whitelist
+from matchmaker.services import providers, ratings, whitelist
 from matchmaker.services.errors import ServiceError
 from matchmaker.web import delivery
 from matchmaker.web.auth import guard_blueprint
@@ -24,7 +24,7 @@ from matchmaker.web.forms import (
     submitted,
     tag_choices,
 )
-from models import SolutionStatus
+from models import ProviderRating, RatingStatus, SolutionStatus
 from models.schemas import ProviderProfile, SolutionWrite, SuccessCaseCreate
 
 bp = Blueprint("provider", __name__, url_prefix="/provider")
@@ -221,3 +221,38 @@ def solution_status(solution_id: int, action: str):
         delivery.push_after_solution(solution_id)  # does nothing for a withdrawal
         flash("方案已发布" if action == "publish" else "方案已撤回", "success")
     return redirect(url_for("provider.home"))
+
+
+@bp.route("/ratings")
+@no_store
+def ratings_page(appeal_forms: dict[int, AppealForm] | None = None):
+    """The provider's published star ratings (评星评级), with one appeal against each."""
+    session = get_session()
+    provider = _provider()
+    rows = ratings.provider_ratings(session, provider.id)
+    appeal_forms = appeal_forms or {}
+    for rating, appeal in rows:
+        if appeal is None and rating.id not in appeal_forms:
+            appeal_forms[rating.id] = AppealForm(prefix=f"r{rating.id}", formdata=None)
+    return render_template("provider/ratings.html", provider=provider, rows=rows, appeal_forms=appeal_forms)
+
+
+@bp.route("/ratings/<int:rating_id>/appeal", methods=["POST"])
+def rating_appeal(rating_id: int):
+    session = get_session()
+    rating = session.get(ProviderRating, rating_id)
+    if rating is None or rating.provider_id != current_user.org_id or rating.status != RatingStatus.published:
+        abort(404)  # another provider's rating, or one not yet shown: the same answer as none
+    form = AppealForm(prefix=f"r{rating_id}")
+    if form.validate_on_submit():
+        try:
+            ratings.file_appeal(session, rating_id, current_user.org_id, current_user.id, form.reason.data)
+        except ServiceError as error:
+            session.rollback()
+            attach_service_error(form, error)
+            if error.field is None:  # e.g. appealed already: the form is no longer on the page
+                flash(error.message, "error")
+        else:
+            flash("申诉已提交，对接服务中心处理后会通知您", "success")
+            return redirect(url_for("provider.ratings_page"))
+    return ratings_page(appeal_forms={rating_id: form}), 400

@@ -11,6 +11,7 @@ from sqlmodel.sql.sqltypes import AutoString, UTCDateTime
 
 import models.api  # noqa: F401  (API keys, call log)
 import models.funding  # noqa: F401  (maturity history)
+import models.ratings  # noqa: F401  (provider star ratings)
 import models.security  # noqa: F401  (login failures)
 import models.tables  # noqa: F401  (catalogue)
 import models.weights  # noqa: F401  (fusion weights)

@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from matchmaker.api.registry import OPERATIONS
 from matchmaker.api.schemas import MatchResponse
-from matchmaker.services import api_keys, whitelist
+from matchmaker.services import api_keys, ratings, whitelist
 from models import ApiCallLog, ApiKey, AuditLog, Docking, MatchResult, Need
 from tests.api.support import NEED_TEXT, bearer, draft_provider_solution, world
 from tests.conftest import enterprise_form, login, post
@@ -372,6 +372,11 @@ def test_provider_directory_shows_approved_providers_with_domains_and_cases(clie
         w.vendor_mes.id
     ]
     assert client.get(f"/api/v1/providers/{w.vendor_mes.id}", headers=auth).get_json()["solution_count"] == 1
+    assert (first["stars"], first["tier"], first["rating_period"]) == (None, None, None)  # not rated yet
+    ratings.rate(db, "2026Q1", ratings.parse_tiers("第一梯队:4:3,第二梯队:3:1,第三梯队:1:0"))
+    ratings.publish(db, "2026Q1", w.admin.id, "公布")
+    rated = client.get(f"/api/v1/providers/{w.vendor_iot.id}", headers=auth).get_json()
+    assert (rated["stars"], rated["tier"], rated["rating_period"]) == (3, "第三梯队", "2026Q1")  # no history: average
     whitelist.decide(db, w.vendor_mes.id, "suspend", w.admin.id, "暂停")
     assert error_of(client.get(f"/api/v1/providers/{w.vendor_mes.id}", headers=auth), 404)
 

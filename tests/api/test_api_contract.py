@@ -24,9 +24,10 @@ from werkzeug.serving import make_server
 
 from matchmaker import create_app
 from matchmaker.commands.seed import load_demo
+from matchmaker.plumbing.config import DEFAULTS
 from matchmaker.plumbing.db import engine
 from matchmaker.plumbing.extensions import search_index
-from matchmaker.services import api_keys, dockings, matching
+from matchmaker.services import api_keys, dockings, matching, ratings
 from models import Enterprise, Need, Role, User, upgrade_database
 from tests.conftest import _test_database_url
 
@@ -46,12 +47,15 @@ REPORTS = Path(__file__).resolve().parents[2] / "test-output" / "schemathesis"
 
 
 def _seed(session: Session) -> str:
-    """The demo data, one docking, and an enterprise key whose enterprise owns them; returns the token."""
+    """The demo data, one docking, published ratings, and an enterprise key whose enterprise owns them;
+    returns the token."""
     load_demo(session)
     admin = session.exec(select(User).where(User.role == Role.admin)).first()
     need = session.exec(select(Need).join(Enterprise).order_by(Need.id)).first()
     ranked = matching.match_need(session, engine(), search_index(), need)
     dockings.request_docking(session, need.enterprise_id, None, need.id, ranked[0].solution_id, "契约测试", 5)
+    ratings.rate(session, "2026Q1", ratings.parse_tiers(DEFAULTS["MATCHMAKER_TIERS"]))  # stars and tiers shown
+    ratings.publish(session, "2026Q1", admin.id, "契约测试")
     return api_keys.issue(
         session, admin.id, Role.enterprise, "契约测试", "schemathesis", enterprise_id=need.enterprise_id
     ).token

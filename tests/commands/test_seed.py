@@ -8,7 +8,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from matchmaker.commands.seed import load_demo
-from matchmaker.commands.seed_activity import load_activity
+from matchmaker.commands.seed_activity import last_quarter, load_activity
 from matchmaker.commands.seed_events import PAST_TITLE
 from matchmaker.services import event_report, stats
 from matchmaker.services.push import PushCaps
@@ -25,6 +25,7 @@ from models import (
     Need,
     Notification,
     Provider,
+    ProviderRating,
     ProviderStatus,
     PushRecord,
     Solution,
@@ -67,7 +68,7 @@ def test_the_demo_district_has_half_a_year_of_activity_and_loads_twice(db, db_en
     load_demo(db)
     caps = PushCaps.from_config(app.config)
     first = load_activity(db, db_engine, index, caps)
-    tables = (MatchResult, PushRecord, Docking, DockingEvent, MatchFeedback, Appeal, Notification)
+    tables = (MatchResult, PushRecord, Docking, DockingEvent, MatchFeedback, Appeal, Notification, ProviderRating)
     after = {t.__name__: db.exec(select(func.count()).select_from(t)).one() for t in tables}
     assert load_activity(db, db_engine, index, caps).created == {}
     assert {t.__name__: db.exec(select(func.count()).select_from(t)).one() for t in tables} == after
@@ -115,3 +116,14 @@ def test_the_demo_district_has_half_a_year_of_activity_and_loads_twice(db, db_en
     assert first.created["event"] == 1
     upcoming = db.exec(select(Event).where(Event.status == "published")).one()
     assert upcoming.event_date > today
+    # one past quarter's ratings, published, from the seeded dockings
+    quarter = last_quarter(today)
+    rated = db.exec(select(ProviderRating).where(ProviderRating.period == quarter)).all()
+    assert rated and {r.status for r in rated} == {"published"} and first.created["ratings"] == 1
+    assert {r.provider_id for r in rated} >= {p.id for p in db.exec(select(Provider)) if p.status == "approved"}
+
+
+def test_the_demo_rates_the_quarter_before_today():
+    assert last_quarter(date(2026, 12, 4)) == "2026Q3"
+    assert last_quarter(date(2027, 1, 1)) == "2026Q4"
+    assert last_quarter(date(2027, 4, 1)) == "2027Q1"

@@ -144,6 +144,7 @@ def test_match_is_rank_over_all_candidates_though_it_ranks_only_the_best(monkeyp
             modules=tuple(rng.choices(words, k=rng.randint(0, 3))),
             tags=tuple(rng.sample(tags, rng.randint(0, 3))),  # empty: suggested from the text
             maturity=rng.choice(["", "1-2", "2-3", "3-5", "4-5", "5-1", "x"]),
+            rating=rng.choice([0.5, 0.5, 0.0, 0.25, 0.75, 1.0]),  # the provider's rating prior
         )
         for i in range(1, 500)
     ]

@@ -10,7 +10,7 @@ import pytest
 from matchmaker.matching import explanation as explanation_module
 from matchmaker.matching.explanation import UNCOVERED, solution_scans, split_points
 from matchmaker.matching.exposure import EXPOSURE_TOP
-from matchmaker.matching.fusion import DEFAULT_WEIGHTS, SIGNALS, Weights, need_terms, rank
+from matchmaker.matching.fusion import DEFAULT_WEIGHTS, PARTS, SIGNALS, Weights, need_terms, rank
 from matchmaker.matching.signals import NEUTRAL, Candidate, NeedProfile, signals, size_fit
 from matchmaker.matching.tagging import finders, industry_in_text
 from matchmaker.matching.taxonomy import load_taxonomy
@@ -268,7 +268,7 @@ def test_explanation_serialises_to_plain_data():
     assert data["explanation"]["points"] == (
         {"point": "MES", "module": UNCOVERED, "covered": False, "sentence": "想上MES系统"},
     )
-    assert set(data["parts"]) == set(SIGNALS)
+    assert set(data["parts"]) == set(PARTS)
     (shared,) = rank(NeedProfile(text="想上MES系统，年底前完成"), [candidate(1, tags=("MES",))], TAXONOMY)
     for explanation in (match.explanation, shared.explanation):  # the hand-written copy, as asdict makes it
         assert explanation.as_dict() == dataclasses.asdict(explanation)
@@ -344,6 +344,7 @@ def test_rank_scores_every_candidate_by_its_weighted_signals():
                 * ((values[name] - low[name]) / (high[name] - low[name]) if high[name] > low[name] else NEUTRAL)
                 for name in SIGNALS
             }
+            parts["rating"] = 0.0  # no candidate is rated: the prior adds nothing
             expected[id_] = (round(sum(parts.values()), 9), parts)
         matches = rank(need, candidates, TAXONOMY, top_n=len(candidates))
         assert len(matches) == len(candidates)

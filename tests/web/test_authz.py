@@ -39,6 +39,7 @@ from matchmaker.services import (
     providers,
     publishing,
     push,
+    ratings,
     whitelist,
 )
 from matchmaker.services.notifications import notify
@@ -56,6 +57,7 @@ from models import (
     Notification,
     OutboxMail,
     Provider,
+    ProviderRating,
     ProviderStatus,
     PushRecord,
     Role,
@@ -299,6 +301,17 @@ def build(app: Flask, db: Session, docking: bool = True, meeting: bool = True, h
     db.add(off)
     db.commit()
     ids["user_off"] = off.id  # a disabled account: enabled by an admin
+    # ratings: 2026Q1 published (prov_b appealed against its own), 2026Q2 computed
+    tiers = ratings.parse_tiers(app.config["MATCHMAKER_TIERS"])
+    ratings.rate(db, "2026Q1", tiers)
+    ratings.publish(db, "2026Q1", admin.id, "公布")
+    published = {r.provider_id: r.id for r in db.exec(select(ProviderRating).where(ProviderRating.period == "2026Q1"))}
+    ids["rating_published"] = published[prov_a.id]
+    ids["rating_appeal"] = ratings.file_appeal(db, published[prov_b.id], prov_b.id, prov_b.user_id, "不服").id
+    ratings.rate(db, "2026Q2", tiers)
+    ids["rating"] = db.exec(
+        select(ProviderRating.id).where(ProviderRating.period == "2026Q2", ProviderRating.provider_id == prov_a.id)
+    ).one()
     ids["event"] = events.create(db, admin.id, EVENT).id  # a draft: publishable
     ids["event_open"] = events.create(db, admin.id, EVENT).id
     events.publish(db, ids["event_open"], admin.id, "开放报名")  # published: closable
@@ -655,6 +668,39 @@ CASES = [
         data=lambda i: {"format": "csv", "status": "", "period": "all"},
     ),
     Case("admin.import_template", lambda i: "/admin/import/template/providers.csv", ADMIN_ONLY, "admin"),
+    Case(
+        "admin.rating_adjust",
+        lambda i: f"/admin/ratings/{i['rating']}/adjust",
+        ADMIN_ONLY,
+        "admin",
+        data=lambda i: {
+            f"r{i['rating']}-stars": "5",
+            f"r{i['rating']}-reason": "线下核实交付优秀",
+            f"r{i['rating']}-csrf_token": CSRF,
+        },
+    ),
+    Case(
+        "admin.rating_appeal_decide",
+        lambda i: f"/admin/ratings/appeals/{i['rating_appeal']}/decide",
+        ADMIN_ONLY,
+        "admin",
+        data=lambda i: {
+            f"appeal{i['rating_appeal']}-action": "dismissed",
+            f"appeal{i['rating_appeal']}-stars": "3",
+            f"appeal{i['rating_appeal']}-reason": "依据充分，维持",
+            f"appeal{i['rating_appeal']}-csrf_token": CSRF,
+        },
+    ),
+    Case(
+        "provider.rating_appeal",
+        lambda i: f"/provider/ratings/{i['rating_published']}/appeal",
+        PROVIDER_OWN,
+        "prov_a",
+        data=lambda i: {
+            f"r{i['rating_published']}-reason": "评级未计入线下交付",
+            f"r{i['rating_published']}-csrf_token": CSRF,
+        },
+    ),
     # the API: keys belong to one enterprise or provider
     Case("api.read_need", lambda i: f"/api/v1/needs/{i['need']}", API_NEED, "ent_a"),
     Case("api.need_matches", lambda i: f"/api/v1/needs/{i['need']}/matches", API_NEED, "ent_a"),
@@ -703,6 +749,7 @@ def test_every_rule_naming_an_object_has_a_row(app):
     names = ["ent_a", "need", "docking", "iot", "mes", "hidden", "case", "note", "push", "appeal", "key", "tag"]
     names += ["event", "event_open", "event_closed", "meeting", "need_b", "registration", "user", "user_off"]
     names += ["held", "promising", "token", "event_held"]
+    names += ["rating", "rating_appeal", "rating_published"]
     ids = dict.fromkeys(names, 7) | {"provider_a": 7, "provider_off": 8}
     for case in CASES:
         for url in (case.url(ids), (case.control_url or case.url)(ids)):

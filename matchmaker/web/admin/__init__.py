@@ -7,7 +7,8 @@ whose guard lets only administrators in.
 - `imports`: 批量导入, and the lists of all solutions and dockings;
 - `api_keys`: API keys;
 - `accounts`: 账号管理, disabling and enabling accounts and forcing password resets;
-- `events`: matchmaking events (链上坪山 供需对接会).
+- `events`: matchmaking events (链上坪山 供需对接会);
+- `ratings`: 评星评级, the quarterly provider ratings, their adjustment, publication and appeals.
 
 Like every view, these call services (and read the search index through `plumbing.extensions`);
 nothing imports a view.
@@ -20,4 +21,13 @@ from matchmaker.web.auth import guard_blueprint
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 guard_blueprint(bp, "admin")
 
-from matchmaker.web.admin import accounts, api_keys, dashboard, events, imports, review, taxonomy  # noqa: E402,F401  (routes on bp)
+from matchmaker.web.admin import (  # noqa: E402,F401  (routes on bp)
+    accounts,
+    api_keys,
+    dashboard,
+    events,
+    imports,
+    ratings,
+    review,
+    taxonomy,
+)

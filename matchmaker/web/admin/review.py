@@ -11,7 +11,7 @@ from matchmaker.plumbing.db import engine, get_session
 from matchmaker.plumbing.extensions import search_index
 from matchmaker.plumbing.pagination import Page, requested_page
 from matchmaker.plumbing.security import no_store
-from matchmaker.services import audit, providers, whitelist
+from matchmaker.services import audit, providers, ratings, whitelist
 from matchmaker.services.errors import ServiceError
 from matchmaker.web import delivery
 from matchmaker.web.admin import bp
@@ -88,6 +88,7 @@ def provider_detail(
         form=form or DecisionForm(formdata=None),
         identity_change=providers.pending_identity_change(session, provider.id),
         identity_form=identity_form or DecisionForm(prefix="identity", formdata=None),
+        rating=ratings.standing(session, [provider.id]).get(provider.id),
     )
 
 
