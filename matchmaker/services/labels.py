@@ -21,6 +21,7 @@ AUDIT_LABELS = {
     "api_key.issue": "签发 API 密钥",
     "api_key.revoke": "吊销 API 密钥",
     "dashboard.rank": "批量计算匹配",
+    "mail.requeue": "重新发送邮件",
 }
 SIGNAL_LABELS = {
     "semantic": "语义相似度",

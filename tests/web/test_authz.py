@@ -225,6 +225,8 @@ def build(app: Flask, db: Session, docking: bool = True, meeting: bool = True) -
     )
     db.add(record)
     note = notify(db, ent_a.user_id, "docking", "对接进展", "服务商已查看您的需求", f"/enterprise/needs/{need.id}")
+    mail = OutboxMail(to_address="gone@example.com", subject="对接进展", body="正文", status="failed", attempts=8)
+    db.add(mail)
     db.commit()
     ids = {
         "ent_a": ent_a.id,
@@ -236,6 +238,7 @@ def build(app: Flask, db: Session, docking: bool = True, meeting: bool = True) -
         "hidden": hidden.id,
         "case": case.id,
         "note": note.id,
+        "mail": mail.id,
         "push": record.id,
         "provider_a": prov_a.id,
         "provider_off": prov_off.id,
@@ -526,6 +529,13 @@ CASES = [
         "admin",
         data=lambda i: {"format": "csv", "status": "", "period": "all"},
     ),
+    Case(
+        "admin.outbox_requeue",
+        lambda i: f"/admin/mail/{i['mail']}/requeue",
+        ADMIN_ONLY,
+        "admin",
+        data=lambda i: {"reason": "收件人已更正邮箱"},
+    ),
     Case("admin.import_template", lambda i: "/admin/import/template/providers.csv", ADMIN_ONLY, "admin"),
     # the API: keys belong to one enterprise or provider
     Case("api.read_need", lambda i: f"/api/v1/needs/{i['need']}", API_NEED, "ent_a"),
@@ -572,7 +582,7 @@ def test_every_rule_naming_an_object_has_a_row(app):
     assert body_ids and body_ids <= covered, body_ids - covered
     # and every row still addresses the view it names
     adapter = app.url_map.bind("localhost")
-    names = ["ent_a", "need", "docking", "iot", "mes", "hidden", "case", "note", "push", "appeal", "key", "tag"]
+    names = ["ent_a", "need", "docking", "iot", "mes", "hidden", "case", "note", "push", "appeal", "key", "tag", "mail"]
     names += ["event", "event_open", "event_closed", "meeting", "need_b", "registration"]
     ids = dict.fromkeys(names, 7) | {"provider_a": 7, "provider_off": 8}
     for case in CASES:
