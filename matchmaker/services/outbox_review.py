@@ -1,22 +1,28 @@
 """The admin's view of the outbox: mail that was not delivered, and re-queueing it.
 
-A failed mail (given up after the last attempt, a permanent refusal, or a mail that could not be
-built) stays in the table with its error. The admin reads the list and can put a mail back in the
-queue with a reason: its attempts start again from zero and it goes at the next round. Every re-queue
-is audited (who, when, why, and what the mail's state was).
+Listed are failed mail (given up after the last attempt, a permanent refusal, or a mail that could
+not be built), kept with its error, and interrupted mail: 'sending' past its claim, i.e. handed to
+the SMTP server by a sender that died before it recorded the answer (see services/mail.py), which
+may or may not have arrived. The admin can put a mail back in the queue with a reason: its attempts
+start again from zero and it goes at the next round, as the same message with the same Message-ID.
+Every re-queue is audited (who, when, why, and what the mail's state was).
 """
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import ColumnElement, and_, func, or_, update
 from sqlmodel import Session, col, select
 
 from matchmaker.services import audit
 from matchmaker.services.errors import Conflict, ServiceError
 from models import MailStatus, OutboxMail
 
-ATTENTION = (MailStatus.failed,)  # the states an admin is shown and may re-queue
+
+def _needs_admin(now: datetime) -> ColumnElement[bool]:
+    """Failed, or interrupted: still 'sending' after its claim ran out (a sender alive is long done)."""
+    interrupted = and_(col(OutboxMail.status) == MailStatus.sending, col(OutboxMail.next_attempt_at) <= now)
+    return or_(col(OutboxMail.status) == MailStatus.failed, interrupted)
 
 
 @dataclass(frozen=True)
@@ -25,9 +31,9 @@ class Requeued:
     previous: MailStatus
 
 
-def attention_page(session: Session, page: int, per_page: int) -> tuple[list[OutboxMail], int]:
+def attention_page(session: Session, page: int, per_page: int, now: datetime) -> tuple[list[OutboxMail], int]:
     """Undelivered mail needing the admin, most recently tried first."""
-    where = col(OutboxMail.status).in_(ATTENTION)
+    where = _needs_admin(now)
     total = session.exec(select(func.count()).select_from(OutboxMail).where(where)).one()
     rows = session.exec(
         select(OutboxMail)
@@ -51,7 +57,7 @@ def requeue(session: Session, mail_id: int, actor_id: int, reason: str, now: dat
     result = session.exec(
         update(OutboxMail)
         .where(col(OutboxMail.id) == mail_id, col(OutboxMail.status) == previous, col(OutboxMail.attempts) == attempts)
-        .where(col(OutboxMail.status).in_(ATTENTION))
+        .where(_needs_admin(now))
         .values(status=MailStatus.pending, attempts=0, next_attempt_at=now, last_error="")
     )
     if result.rowcount != 1:

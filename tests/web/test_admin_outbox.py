@@ -115,3 +115,18 @@ def test_other_roles_cannot_see_or_requeue(enterprise_client, db):
     response = enterprise_client.post(f"/admin/mail/{mail_id}/requeue", data={"reason": "x", "csrf_token": token})
     assert response.status_code == 403
     assert _row(db, mail_id).status == MailStatus.failed
+
+
+def test_an_interrupted_mail_is_listed_once_its_claim_ran_out(admin_client, db):
+    [busy, stuck] = _mails(db, 2, MailStatus.sending)
+    fresh = _row(db, busy)
+    fresh.next_attempt_at = utcnow() + timedelta(seconds=60)  # a sender is on it right now
+    db.add(fresh)
+    db.commit()
+    html = admin_client.get(PAGE).get_data(as_text=True)
+    assert f'id="mail-{stuck}"' in html and "发送中断（可能已送达）" in html
+    assert f'id="mail-{busy}"' not in html
+    assert _requeue(admin_client, busy, "再发一次").status_code == 400  # not while it is being sent
+    assert _row(db, busy).status == MailStatus.sending
+    assert _requeue(admin_client, stuck, "收件人称未收到").status_code == 302
+    assert (_row(db, stuck).status, _row(db, stuck).attempts) == (MailStatus.pending, 0)

@@ -25,7 +25,7 @@ class RequeueForm(BaseForm):
 
 def _page(form: RequeueForm | None = None, failed_id: int | None = None, status: int = 200):
     page, per_page = requested_page()
-    items, total = outbox_review.attention_page(get_session(), page, per_page)
+    items, total = outbox_review.attention_page(get_session(), page, per_page, utcnow())
     html = render_template(
         "admin/outbox.html",
         page=Page(items, page, per_page, total),
