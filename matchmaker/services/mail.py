@@ -131,9 +131,7 @@ def claim(session: Session, mail_id: int, attempts: int, now: datetime, settings
             col(OutboxMail.status) == MailStatus.pending,
             col(OutboxMail.attempts) == attempts,
         )
-        .values(
-            status=MailStatus.sending, attempts=attempts + 1, next_attempt_at=now + settings.backoff(attempts + 1)
-        )
+        .values(status=MailStatus.sending, attempts=attempts + 1, next_attempt_at=now + settings.backoff(attempts + 1))
     )
     session.commit()
     return result.rowcount == 1
