@@ -3,6 +3,7 @@
 from models.api import ApiCallLog, ApiKey
 from models.events import Event, EventMeeting, EventRegistration, EventStatus, EventWrite, MeetingStatus
 from models.funding import MaturityChange
+from models.registration import PendingRegistration
 from models.security import LoginFailure
 from models.session import begin_write, make_engine, upgrade_database
 from models.tables import (
@@ -46,6 +47,7 @@ __all__ = [
     "ApiKey",
     "FusionWeights",
     "LoginFailure",
+    "PendingRegistration",
     "Event",
     "EventRegistration",
     "EventMeeting",

@@ -40,6 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "MATCHMAKER_MAIL_BACKOFF_SECONDS": 60,  # first retry after this, doubling each time (at most 6 hours)
     "MATCHMAKER_MAIL_INTERVAL": 30,  # seconds between outbox rounds in each web process; 0: use flask send-mail --loop
     "MATCHMAKER_BASE_URL": "http://127.0.0.1:8000",  # links in emails are made absolute with it
+    "MATCHMAKER_REGISTRATION_TTL_HOURS": 24,  # how long a registration's confirmation link stays valid
 }
 
 _INT_KEYS = {
@@ -54,6 +55,7 @@ _INT_KEYS = {
     "MATCHMAKER_MAIL_MAX_ATTEMPTS",
     "MATCHMAKER_MAIL_BACKOFF_SECONDS",
     "MATCHMAKER_MAIL_INTERVAL",
+    "MATCHMAKER_REGISTRATION_TTL_HOURS",
 }
 _FLOAT_KEYS = {
     "MATCHMAKER_PUSH_THRESHOLD",

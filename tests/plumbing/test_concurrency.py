@@ -20,7 +20,7 @@ from sqlmodel import Session, func, select
 from matchmaker.services import whitelist
 from models import Appeal, Docking, MatchResult, Provider, ProviderStatus, WhitelistEvent
 from tests.api.support import NEED_TEXT, bearer, make_admin, world
-from tests.conftest import PASSWORD, post, provider_form
+from tests.conftest import PASSWORD, provider_form, register
 from tests.matching.test_need_matching import IOT, SECURITY, approved_provider, publish
 from tests.plumbing.gunicorn_server import gunicorn
 
@@ -148,7 +148,7 @@ def test_concurrent_requests_to_one_provider_store_one_docking(app, db, need_wit
 
 
 def _rejected_provider(client, db) -> Provider:
-    assert post(client, "/auth/register/provider", provider_form()).status_code == 302
+    assert register(client, "provider", provider_form()).status_code == 302
     provider = db.exec(select(Provider).where(Provider.email == "vendor500@example.com")).one()
     provider.status = ProviderStatus.applied
     db.add(provider)
