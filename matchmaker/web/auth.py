@@ -90,7 +90,9 @@ def _registration_ttl() -> timedelta:
     return timedelta(hours=current_app.config["MATCHMAKER_REGISTRATION_TTL_HOURS"])
 
 
-def _start_registration(role: Role, form, data) -> Response | None:
+def _start_registration(
+    role: Role, form: EnterpriseRegisterForm | ProviderRegisterForm, data: EnterpriseRegistration | ProviderRegistration
+) -> Response | None:
     """The same answer whatever the address and credit code: the mail tells the rest (see services/registration.py)."""
     try:
         registration.start(get_session(), role, data, utcnow(), _registration_ttl())
