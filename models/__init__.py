@@ -13,6 +13,7 @@ from models.events import (
 )
 from models.funding import MaturityChange
 from models.ratings import ProviderRating, RatingStatus
+from models.registration import PendingRegistration
 from models.security import LoginFailure, PasswordReset
 from models.session import begin_write, make_engine, upgrade_database
 from models.tables import (
@@ -58,6 +59,7 @@ __all__ = [
     "LoginFailure",
     "Attendance",
     "PasswordReset",
+    "PendingRegistration",
     "Event",
     "Outcome",
     "EventRegistration",

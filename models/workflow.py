@@ -91,6 +91,7 @@ class MailStatus(StrEnum):
     pending = "pending"
     sent = "sent"
     failed = "failed"  # gave up after the maximum attempts
+    sending = "sending"  # handed to the SMTP server, outcome not yet recorded (see services/mail.py)
 
 
 class OutboxMail(SQLModel, table=True):

@@ -261,20 +261,45 @@ def provider_form(serial: int = 500, **overrides) -> dict:
     return data | overrides
 
 
+def confirmation_link(app: Flask, email: str) -> str | None:
+    """The site-relative confirmation link of the newest registration mail to `email`, from the outbox."""
+    from models import OutboxMail
+
+    with app.app_context(), Session(engine()) as session:
+        mails = session.scalars(
+            select(OutboxMail).where(OutboxMail.to_address == email.lower()).order_by(OutboxMail.id.desc())
+        )
+        for mail in mails:
+            found = re.search(r"(/auth/register/confirm/[\w-]+)", mail.body)
+            if found:
+                return found.group(1)
+    return None
+
+
+def register(client: FlaskClient, role: str, form: dict):
+    """Register as a browser would: submit the form, then open the mailed link and confirm. Returns the
+    form's answer (a redirect to 请查收确认邮件 when the form was valid)."""
+    response = post(client, f"/auth/register/{role}", form, page=f"/auth/register/{role}")
+    link = confirmation_link(client.application, form["email"]) if response.status_code == 302 else None
+    if link is not None and client.get(link).status_code == 200:
+        assert post(client, link, {}, page=link).status_code == 302
+    return response
+
+
 def login(client: FlaskClient, email: str, password: str = PASSWORD):
     return post(client, "/auth/login", {"email": email, "password": password})
 
 
 @pytest.fixture
 def enterprise_client(client: FlaskClient) -> FlaskClient:
-    assert post(client, "/auth/register/enterprise", enterprise_form()).status_code == 302
+    assert register(client, "enterprise", enterprise_form()).status_code == 302
     assert login(client, "factory1@example.com").status_code == 302
     return client
 
 
 @pytest.fixture
 def provider_client(client: FlaskClient) -> FlaskClient:
-    assert post(client, "/auth/register/provider", provider_form()).status_code == 302
+    assert register(client, "provider", provider_form()).status_code == 302
     assert login(client, "vendor500@example.com").status_code == 302
     return client
 

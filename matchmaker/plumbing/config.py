@@ -44,6 +44,7 @@ DEFAULTS: dict[str, Any] = {
     "MATCHMAKER_BASE_URL": "http://127.0.0.1:8000",  # links in emails are made absolute with it
     # Provider tiers (梯队): 名称:最低星级:最少验收项目数, best first (matchmaker/services/ratings.py)
     "MATCHMAKER_TIERS": "第一梯队:4:3,第二梯队:3:1,第三梯队:1:0",
+    "MATCHMAKER_REGISTRATION_TTL_HOURS": 24,  # how long a registration's confirmation link stays valid
 }
 
 _INT_KEYS = {
@@ -60,6 +61,7 @@ _INT_KEYS = {
     "MATCHMAKER_MAIL_MAX_ATTEMPTS",
     "MATCHMAKER_MAIL_BACKOFF_SECONDS",
     "MATCHMAKER_MAIL_INTERVAL",
+    "MATCHMAKER_REGISTRATION_TTL_HOURS",
 }
 _FLOAT_KEYS = {
     "MATCHMAKER_PUSH_THRESHOLD",

@@ -1,4 +1,8 @@
-"""Accounts: registration of enterprises and providers, login, administrators."""
+"""Accounts: creation of enterprise and provider accounts, login, administrators.
+
+On the web a registration goes through `services.registration` (an emailed confirmation link); the
+account is created here when the link is opened. `register_enterprise` / `register_provider` create
+at once, for the seed, the command line and tests."""
 
 from sqlalchemy import func, update
 from sqlmodel import Session, select
@@ -8,7 +12,13 @@ from matchmaker.services import audit, enterprises, taxonomy
 from matchmaker.services.errors import ServiceError
 from matchmaker.services.notifications import notify
 from models import Enterprise, Provider, Role, User
-from models.schemas import AccountCreate, EnterpriseRegistration, ProviderRegistration
+from models.schemas import (
+    AccountCreate,
+    EnterpriseProfile,
+    EnterpriseRegistration,
+    ProviderProfile,
+    ProviderRegistration,
+)
 from models.validation import password_error, size_class
 
 ACCOUNT_KIND = "account"  # the notification kind of changes to one's own account
@@ -18,35 +28,43 @@ def _normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def _new_user(session: Session, account: AccountCreate, role: Role) -> User:
-    email = _normalise_email(account.email)
-    if session.exec(select(User.id).where(func.lower(User.email) == email)).first() is not None:
+def hash_password(password: str) -> str:
+    return generate_password_hash(password)
+
+
+def email_taken(session: Session, email: str) -> bool:
+    return session.exec(select(User.id).where(func.lower(User.email) == _normalise_email(email))).first() is not None
+
+
+def credit_code_taken(session: Session, role: Role, code: str) -> bool:
+    table = Enterprise if role == Role.enterprise else Provider
+    return session.exec(select(table.id).where(table.credit_code == code)).first() is not None
+
+
+def _new_user(session: Session, email: str, password_hash: str, role: Role, display_name: str) -> User:
+    if email_taken(session, email):
         raise ServiceError("该邮箱已注册，请直接登录", field="email")
     user = User(
-        email=email,
-        password_hash=generate_password_hash(account.password),
+        email=_normalise_email(email),
+        password_hash=password_hash,
         role=role,
-        display_name=account.display_name.strip(),
+        display_name=display_name.strip(),
     )
     session.add(user)
     session.flush()
     return user
 
 
-def _require_free_credit_code(session: Session, table: type[Enterprise] | type[Provider], code: str) -> None:
-    if session.exec(select(table.id).where(table.credit_code == code)).first() is not None:
+def _require_free_credit_code(session: Session, role: Role, code: str) -> None:
+    if credit_code_taken(session, role, code):
         raise ServiceError("该统一社会信用代码已登记，如需找回账号请联系平台管理员", field="credit_code")
 
 
-def _account(data: EnterpriseRegistration | ProviderRegistration) -> AccountCreate:
-    return AccountCreate(email=data.email, password=data.password, display_name=data.contact_name)
-
-
-def register_enterprise(session: Session, data: EnterpriseRegistration) -> User:
+def create_enterprise(session: Session, data: EnterpriseProfile, password_hash: str) -> User:
     """Create the user and its enterprise in one transaction; the size class is derived, not asked."""
     taxonomy.check_codes(session, industries=[data.industry])
-    _require_free_credit_code(session, Enterprise, data.credit_code)
-    user = _new_user(session, _account(data), Role.enterprise)
+    _require_free_credit_code(session, Role.enterprise, data.credit_code)
+    user = _new_user(session, data.email, password_hash, Role.enterprise, data.contact_name)
     derived = {"user_id": user.id, "size_class": size_class(data.employees, data.revenue)}
     enterprise = Enterprise.model_validate(data.model_dump(exclude={"password"}) | derived)
     session.add(enterprise)
@@ -56,14 +74,22 @@ def register_enterprise(session: Session, data: EnterpriseRegistration) -> User:
     return user
 
 
-def register_provider(session: Session, data: ProviderRegistration) -> User:
+def create_provider(session: Session, data: ProviderProfile, password_hash: str) -> User:
     """Create the user and a draft provider record; the whitelist application comes later."""
     taxonomy.check_codes(session, domains=data.domains)
-    _require_free_credit_code(session, Provider, data.credit_code)
-    user = _new_user(session, _account(data), Role.provider)
+    _require_free_credit_code(session, Role.provider, data.credit_code)
+    user = _new_user(session, data.email, password_hash, Role.provider, data.contact_name)
     session.add(Provider.model_validate(data.model_dump(exclude={"password"}) | {"user_id": user.id}))
     session.commit()
     return user
+
+
+def register_enterprise(session: Session, data: EnterpriseRegistration) -> User:
+    return create_enterprise(session, data, hash_password(data.password))
+
+
+def register_provider(session: Session, data: ProviderRegistration) -> User:
+    return create_provider(session, data, hash_password(data.password))
 
 
 # Checked against when no account has the email, so an unknown email costs one hash like a known
@@ -81,7 +107,7 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
 
 
 def create_admin(session: Session, account: AccountCreate) -> User:
-    user = _new_user(session, account, Role.admin)
+    user = _new_user(session, account.email, hash_password(account.password), Role.admin, account.display_name)
     session.commit()
     return user
 

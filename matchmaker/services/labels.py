@@ -26,6 +26,7 @@ AUDIT_LABELS = {
     "account.disable": "停用账号",
     "account.enable": "启用账号",
     "account.force_reset": "强制重置密码",
+    "mail.requeue": "重新发送邮件",
 }
 SIGNAL_LABELS = {
     "semantic": "语义相似度",

@@ -1,26 +1,39 @@
-"""The outbox sender: delivers queued `OutboxMail` rows by SMTP, retries failures, never sends twice.
+"""The outbox sender: delivers queued `OutboxMail` rows by SMTP, retries failures, never sends a
+mail twice on its own.
 
-Claiming is an optimistic update: `UPDATE ... SET attempts = n + 1, next_attempt_at = now + backoff
-WHERE id = ? AND status = 'pending' AND attempts = n`, committed before the mail is sent. Of two
-senders (gunicorn workers, or two `flask send-mail` loops) that read the same due row, only one
-update matches; the other sees a changed row and moves on. The claim also schedules the retry, so a
-sender that dies while sending leaves the row to be tried again after the backoff (at-least-once:
-the only way a mail can go twice is a crash between the server's "250 OK" and the status update).
+Claiming is an optimistic update: `UPDATE ... SET status = 'sending', attempts = n + 1,
+next_attempt_at = now + backoff WHERE id = ? AND status = 'pending' AND attempts = n`, committed
+before the mail is handed to the SMTP server. Of two senders (gunicorn workers, or two `flask
+send-mail` loops) that read the same due row, only one update matches; the other sees a changed row
+and moves on. After the server's answer the row becomes sent, pending (a temporary failure: tried
+again after the backoff) or failed.
+
+A crash between handing the mail over and recording the answer (a SIGKILL, a power cut) leaves the
+row 'sending': the server may have accepted it or not, and nobody knows which. The sender never
+resends such a row blindly; once its claim has run out (next_attempt_at passed) it is listed on the
+admin's page of undelivered mail, where the admin re-queues it with a reason or leaves it. Every
+copy of a mail, a re-queued one too, is the same message: the same body, the same Date (the row's
+creation time) and the same Message-ID, `<outbox.{id}.{created}.{install}@{sender domain}>`, where
+`install` is derived from the instance's SECRET_KEY, so two installations (or a database recreated
+with the same ids) never share one. A receiving server or client that already has the message can
+drop the duplicate.
 
 A failure keeps the row pending with the error; the wait doubles with each attempt (from
 MATCHMAKER_MAIL_BACKOFF_SECONDS, at most MAX_BACKOFF); after MATCHMAKER_MAIL_MAX_ATTEMPTS, or on a
 permanent refusal (5xx), the row is marked failed and stays in the table, so nothing is lost.
 """
 
+import hashlib
+import hmac
 import logging
 import re
 import smtplib
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 from typing import Any
 
 from sqlalchemy import func, update
@@ -48,6 +61,7 @@ class MailSettings:
     max_attempts: int = 8
     backoff_seconds: int = 60
     timeout: float = 10.0
+    install: str = "local"  # this installation's part of every Message-ID (see install_tag)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "MailSettings":
@@ -61,6 +75,7 @@ class MailSettings:
             base_url=str(config["MATCHMAKER_BASE_URL"] or ""),
             max_attempts=int(config["MATCHMAKER_MAIL_MAX_ATTEMPTS"]),
             backoff_seconds=int(config["MATCHMAKER_MAIL_BACKOFF_SECONDS"]),
+            install=install_tag(str(config["SECRET_KEY"])),
         )
 
     def backoff(self, attempt: int) -> timedelta:
@@ -78,6 +93,11 @@ class MailCounts:
 
     def __bool__(self) -> bool:
         return any((self.sent, self.retrying, self.failed, self.queued, self.taken))
+
+
+def install_tag(secret_key: str) -> str:
+    """A stable tag of this installation for Message-IDs: derived from its secret key, revealing nothing of it."""
+    return hmac.new(secret_key.encode(), b"outbox message-id", hashlib.sha256).hexdigest()[:16]
 
 
 def absolute_links(body: str, base_url: str) -> str:
@@ -103,7 +123,7 @@ def due(session: Session, now: datetime, limit: int = BATCH) -> list[tuple[int, 
 
 
 def claim(session: Session, mail_id: int, attempts: int, now: datetime, settings: MailSettings) -> bool:
-    """Take the mail for one attempt if nobody has since `attempts` was read; commits."""
+    """Take the mail for one attempt (it becomes 'sending') if nobody has since `attempts` was read; commits."""
     result = session.exec(
         update(OutboxMail)
         .where(
@@ -111,7 +131,7 @@ def claim(session: Session, mail_id: int, attempts: int, now: datetime, settings
             col(OutboxMail.status) == MailStatus.pending,
             col(OutboxMail.attempts) == attempts,
         )
-        .values(attempts=attempts + 1, next_attempt_at=now + settings.backoff(attempts + 1))
+        .values(status=MailStatus.sending, attempts=attempts + 1, next_attempt_at=now + settings.backoff(attempts + 1))
     )
     session.commit()
     return result.rowcount == 1
@@ -137,7 +157,7 @@ def send_due(session: Session, settings: MailSettings, now: datetime, limit: int
             attempt = attempts + 1
             mail = session.exec(select(OutboxMail).where(OutboxMail.id == mail_id)).one()
             try:
-                built = message(mail, settings, now)
+                built = message(mail, settings)
             except (ValueError, TypeError) as error:  # a header the mail library refuses: never sendable
                 _finish(session, mail_id, attempt, MailStatus.failed, error=error)
                 logger.warning("mail %s to %s cannot be built: %s", mail_id, mail.to_address, error)
@@ -161,15 +181,27 @@ def send_due(session: Session, settings: MailSettings, now: datetime, limit: int
     return counts
 
 
-def message(mail: OutboxMail, settings: MailSettings, now: datetime) -> EmailMessage:
+def message_id(mail: OutboxMail, settings: MailSettings) -> str:
+    """The mail's Message-ID, the same for every copy of it (see the module's docstring)."""
+    created = _utc(mail.created_at).strftime("%Y%m%d%H%M%S%f")
+    domain = settings.sender.rpartition("@")[2] or "pingshan-matchmaker.local"
+    return f"<outbox.{mail.id}.{created}.{settings.install}@{domain}>"
+
+
+def message(mail: OutboxMail, settings: MailSettings) -> EmailMessage:
+    """The mail as it goes out; built again for a retry or a re-queue, it is the same message."""
     msg = EmailMessage()
     msg["From"] = settings.sender
     msg["To"] = mail.to_address
     msg["Subject"] = one_line(mail.subject)
-    msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = make_msgid(idstring=f"outbox.{mail.id}", domain=settings.sender.rpartition("@")[2] or None)
+    msg["Date"] = format_datetime(_utc(mail.created_at))
+    msg["Message-ID"] = message_id(mail, settings)
     msg.set_content(absolute_links(mail.body, settings.base_url))
     return msg
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)  # SQLite returns times without their zone
 
 
 def _permanent(error: Exception) -> bool:

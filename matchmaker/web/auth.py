@@ -1,16 +1,29 @@
-"""Registration, login and logout, and the role guard every role blueprint installs."""
+"""Registration (through an emailed confirmation link), login and logout, and the role guard every
+role blueprint installs."""
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, logout_user
 
 from matchmaker.plumbing import security
 from matchmaker.plumbing.db import get_session
 from matchmaker.plumbing.extensions import login_manager, start_session
-from matchmaker.services import accounts, password_reset
+from matchmaker.services import accounts, password_reset, registration
 from matchmaker.services.errors import ServiceError
 from matchmaker.web.forms import (
+    BaseForm,
     EnterpriseRegisterForm,
     ForgotPasswordForm,
     LoginForm,
@@ -21,9 +34,17 @@ from matchmaker.web.forms import (
     industry_choices,
     submitted,
 )
+from models import Role, utcnow
 from models.schemas import EnterpriseRegistration, ProviderRegistration
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+TOKEN_MAX = 100  # a confirmation token is 43 characters; anything much longer is not one
+
+
+class ConfirmForm(BaseForm):
+    """Only the CSRF token: the confirmation is the button."""
+
 
 HOME_BY_ROLE = {"enterprise": "enterprise.home", "provider": "provider.home", "admin": "admin.home"}
 
@@ -124,20 +145,30 @@ def reset(token: str):
     return response
 
 
+def _registration_ttl() -> timedelta:
+    return timedelta(hours=current_app.config["MATCHMAKER_REGISTRATION_TTL_HOURS"])
+
+
+def _start_registration(
+    role: Role, form: EnterpriseRegisterForm | ProviderRegisterForm, data: EnterpriseRegistration | ProviderRegistration
+) -> Response | None:
+    """The same answer whatever the address and credit code: the mail tells the rest (see services/registration.py)."""
+    try:
+        registration.start(get_session(), role, data, utcnow(), _registration_ttl())
+    except ServiceError as error:  # a bad industry or domain code: says nothing about accounts
+        get_session().rollback()
+        attach_service_error(form, error)
+        return None
+    return redirect(url_for("auth.register_sent"))
+
+
 @bp.route("/register/enterprise", methods=["GET", "POST"])
 def register_enterprise():
     form = EnterpriseRegisterForm()
     form.industry.choices = industry_choices(get_session())
     data = submitted(form, EnterpriseRegistration)
-    if data:
-        try:
-            accounts.register_enterprise(get_session(), data)
-        except ServiceError as error:
-            get_session().rollback()
-            attach_service_error(form, error)
-        else:
-            flash("注册成功，请登录", "success")
-            return redirect(url_for("auth.login"))
+    if data and (done := _start_registration(Role.enterprise, form, data)):
+        return done
     return render_template("auth/register_enterprise.html", form=form)
 
 
@@ -146,13 +177,33 @@ def register_provider():
     form = ProviderRegisterForm()
     form.domains.choices = domain_choices(get_session())
     data = submitted(form, ProviderRegistration)
-    if data:
-        try:
-            accounts.register_provider(get_session(), data)
-        except ServiceError as error:
-            get_session().rollback()
-            attach_service_error(form, error)
-        else:
-            flash("注册成功，请登录后完善服务商资料并提交入库申请", "success")
-            return redirect(url_for("auth.login"))
+    if data and (done := _start_registration(Role.provider, form, data)):
+        return done
     return render_template("auth/register_provider.html", form=form)
+
+
+@bp.route("/register/sent")
+def register_sent():
+    return render_template("auth/register_sent.html")
+
+
+@bp.route("/register/confirm/<token>", methods=["GET", "POST"])
+def register_confirm(token: str):
+    """GET shows a button (a mail scanner that opens links spends nothing); its POST creates the account."""
+    session = get_session()
+    row = registration.pending(session, token, utcnow()) if len(token) <= TOKEN_MAX else None
+    form = ConfirmForm()
+    if row is None:
+        return render_template("auth/register_confirm.html", form=None, error=registration.INVALID_LINK), 404
+    if form.validate_on_submit():
+        try:
+            done = registration.confirm(session, token, utcnow())
+        except ServiceError as error:
+            session.rollback()
+            return render_template("auth/register_confirm.html", form=None, error=error.message), 409
+        if done.role == Role.provider:
+            flash("注册成功，请登录后完善服务商资料并提交入库申请", "success")
+        else:
+            flash("注册成功，请登录", "success")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/register_confirm.html", form=form, row=row, error=None)

@@ -14,7 +14,7 @@ from matchmaker.api.schemas import MatchResponse
 from matchmaker.services import api_keys, ratings, whitelist
 from models import ApiCallLog, ApiKey, AuditLog, Docking, MatchResult, Need
 from tests.api.support import NEED_TEXT, bearer, draft_provider_solution, world
-from tests.conftest import enterprise_form, login, post
+from tests.conftest import enterprise_form, login, post, register
 
 NEED = {"description": NEED_TEXT, "industry": "furniture"}
 
@@ -131,10 +131,7 @@ def test_only_admins_reach_the_key_pages(admin_client, app):
     assert 'href="/admin/api-keys"' in admin_client.get("/admin/").get_data(as_text=True)
     outsider = app.test_client()
     assert outsider.get("/admin/api-keys").status_code == 302  # to the login page
-    assert (
-        post(outsider, "/auth/register/enterprise", enterprise_form(5), page="/auth/register/enterprise").status_code
-        == 302
-    )
+    assert register(outsider, "enterprise", enterprise_form(5)).status_code == 302
     assert login(outsider, "factory5@example.com").status_code == 302
     assert outsider.get("/admin/api-keys").status_code == 403
 

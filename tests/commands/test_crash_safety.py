@@ -1,6 +1,7 @@
 """Data safety (issues 6 and 13): a worker killed with SIGKILL in the middle of a publish, a docking
 transition, a reindex, a whitelist decision, a catalogue import or a restore leaves the database either
-as it was before or as it is after, never in between, and the search index agrees with it.
+as it was before or as it is after, never in between, and the search index agrees with it. A mail
+sender killed after the SMTP server accepted a mail does what services/mail.py documents.
 
 Each test runs the operation in a child Python process on the test's database (a SQLite file, or
 PostgreSQL when DATABASE_URL says so) through the real service function or CLI command. SQLAlchemy
@@ -40,6 +41,7 @@ from models import (
     Docking,
     DockingEvent,
     DockingStatus,
+    MailStatus,
     MatchResult,
     Need,
     Notification,
@@ -50,11 +52,13 @@ from models import (
     Solution,
     SolutionVector,
     WhitelistEvent,
+    utcnow,
 )
 from tests.api.support import make_admin
-from tests.conftest import table_snapshot
+from tests.conftest import csrf_token, table_snapshot
 from tests.matching.test_need_matching import IOT, MES, SECURITY
 from tests.services.test_import import PROVIDERS, SOLUTIONS, catalogue_xlsx
+from tests.services.test_mail import Inbox, free_port, start_server
 from tests.services.test_push import IOT_NEED, MES_NEED, T0, make_enterprise, make_provider, make_solution
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -774,3 +778,67 @@ def test_a_postgres_restore_killed_half_way_leaves_the_database_as_it_was(
     db.close()  # its read locks would hold up pg_restore's DROP TABLE
     restore_backup(db_engine, path, force=True)
     assert whitelist_state(db, app, db_engine, listed, running_index=False) == ProviderStatus.approved
+
+
+# --- mail: killed after the SMTP server accepted it, before it was marked sent --------------------------
+
+
+def test_a_mail_sender_killed_after_the_handover_never_resends_blindly_and_a_requeue_is_the_same_mail(
+    app, db, db_engine, crasher, admin_client
+):
+    """`flask send-mail` is killed with the server's "250 OK" in hand and the sent-mark not committed.
+    The mail stays 'sending': later rounds leave it alone (the recipient may have it), the admin's
+    page lists it as interrupted, and a re-queue sends the very same message: same Message-ID, Date,
+    subject and body, so the receiver can drop the duplicate."""
+    inbox = Inbox()
+    port = free_port()
+    controller = start_server(port, inbox)
+    try:
+        crasher.env |= {"MATCHMAKER_SMTP_HOST": "127.0.0.1", "MATCHMAKER_SMTP_PORT": str(port)}
+        mail = OutboxMail(to_address="factory@example.com", subject="对接申请已被接受", body="您好，请登录查看。")
+        db.add(mail)
+        db.commit()
+        mail_id = mail.id
+
+        where = crasher.kill_at(
+            {"op": "cli", "args": ["--app", "matchmaker", "send-mail"], "batch": 64},
+            "OutboxMail",
+            "written",
+            nth=2,  # 1: the claim (committed, 'sending'); 2: the sent-mark, written but not committed
+        )
+        assert "OutboxMail #2" in where
+        [(_, first)] = inbox.messages  # the server has it
+        db.expire_all()
+        kept = db.get(OutboxMail, mail_id)
+        assert (kept.status, kept.attempts, kept.sent_at) == (MailStatus.sending, 1, None)
+
+        # the claim runs out (as after its backoff): the next rounds still do not send it again
+        kept.next_attempt_at = utcnow() - timedelta(seconds=1)
+        db.add(kept)
+        db.commit()
+        for _ in range(2):
+            result = crasher.cli("send-mail")
+            assert result.returncode == 0, result.stderr
+        assert len(inbox.messages) == 1
+
+        page = admin_client.get("/admin/mail").get_data(as_text=True)
+        assert f'id="mail-{mail_id}"' in page and "发送中断（可能已送达）" in page
+        token = csrf_token(admin_client, "/admin/mail")
+        response = admin_client.post(
+            f"/admin/mail/{mail_id}/requeue", data={"reason": "收件人称未收到", "csrf_token": token}
+        )
+        assert response.status_code == 302
+        result = crasher.cli("send-mail")
+        assert result.returncode == 0, result.stderr
+        assert len(inbox.messages) == 2
+    finally:
+        controller.stop()
+    [(_, second)] = inbox.messages[1:]
+    for header in ("Message-ID", "Date", "Subject", "From", "To"):
+        assert second[header] == first[header], header
+    assert second.get_content() == first.get_content()
+    assert first["Message-ID"].strip().startswith(f"<outbox.{mail_id}.")  # folded: a long header
+    db.expire_all()
+    done = db.get(OutboxMail, mail_id)
+    assert (done.status, done.attempts) == (MailStatus.sent, 1)
+    assert db.exec(select(AuditLog).where(AuditLog.action == "mail.requeue")).one().reason == "收件人称未收到"

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from sqlmodel import Session
 from werkzeug.serving import make_server
 
@@ -21,6 +22,7 @@ from matchmaker.plumbing.db import engine
 from matchmaker.plumbing.extensions import search_index
 from matchmaker.services.push import PushCaps
 from models import upgrade_database
+from tests.conftest import confirmation_link
 
 CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -32,6 +34,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 PROJECT = Path(__file__).resolve().parents[2]
+LIVE: dict[str, Flask] = {}  # the served app, for reading its outbox (registration links)
 SCREENSHOTS = Path(os.environ.get("E2E_SCREENSHOTS", PROJECT / "test-output" / "screenshots"))
 
 
@@ -52,6 +55,7 @@ def live_url(tmp_path_factory) -> Iterator[str]:
         with Session(engine()) as session:
             load_demo(session)
             load_activity(session, engine(), search_index(), PushCaps.from_config(app.config))
+    LIVE["app"] = app
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -59,6 +63,16 @@ def live_url(tmp_path_factory) -> Iterator[str]:
     server.shutdown()
     with app.app_context():
         engine().dispose()
+
+
+def confirm_registration(page, email: str) -> None:
+    """After the form's 请查收确认邮件: open the link of the mail in the outbox and confirm, as the user would."""
+    page.get_by_role("heading", name="请查收确认邮件").wait_for()
+    link = confirmation_link(LIVE["app"], email)
+    assert link, f"no confirmation mail to {email}"
+    page.goto(link)
+    page.get_by_role("button", name="完成注册").click()
+    page.get_by_role("heading", name="登录").wait_for()
 
 
 @pytest.fixture

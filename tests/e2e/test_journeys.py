@@ -9,7 +9,7 @@ import pytest
 
 from matchmaker.commands.seed import DEMO_ADMIN_EMAIL, DEMO_PASSWORD
 from tests.conftest import PASSWORD, credit_code
-from tests.e2e.conftest import PROJECT, shot
+from tests.e2e.conftest import PROJECT, confirm_registration, shot
 
 pytestmark = pytest.mark.e2e
 
@@ -33,6 +33,7 @@ def register_enterprise(page, serial: int) -> None:
     page.get_by_label("联系人").fill("陈厂长")
     page.get_by_label("联系电话").fill("13800138123")
     page.get_by_role("button", name="注册").click()
+    confirm_registration(page, f"owner{serial}@furniture.example")
     page.locator("[name=email]").fill(f"owner{serial}@furniture.example")
     page.locator("[name=password]").fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
@@ -146,6 +147,7 @@ def test_a_rejected_provider_appeals_and_is_approved(new_page):
     provider.get_by_label("联系电话").fill("13900139456")
     provider.get_by_label("数据采集").check()
     provider.get_by_role("button", name="注册").click()
+    confirm_registration(provider, "appeal@vendor.example")
     login(provider, "appeal@vendor.example", PASSWORD)
 
     provider.goto("/provider/profile")

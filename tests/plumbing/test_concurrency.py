@@ -33,7 +33,7 @@ from models import (
     WhitelistEvent,
 )
 from tests.api.support import NEED_TEXT, bearer, make_admin, world
-from tests.conftest import PASSWORD, post, provider_form
+from tests.conftest import PASSWORD, provider_form, register
 from tests.matching.test_need_matching import IOT, SECURITY, approved_provider, publish
 from tests.plumbing.gunicorn_server import gunicorn
 
@@ -161,7 +161,7 @@ def test_concurrent_requests_to_one_provider_store_one_docking(app, db, need_wit
 
 
 def _rejected_provider(client, db) -> Provider:
-    assert post(client, "/auth/register/provider", provider_form()).status_code == 302
+    assert register(client, "provider", provider_form()).status_code == 302
     provider = db.exec(select(Provider).where(Provider.email == "vendor500@example.com")).one()
     provider.status = ProviderStatus.applied
     db.add(provider)
@@ -202,7 +202,7 @@ def test_concurrent_admin_decisions_apply_once(app, client, db, tmp_path):
 def test_parallel_wrong_passwords_get_no_more_password_checks_than_the_limit(app, client, db, tmp_path):
     """40 wrong passwords at once for one account from one address: each attempt is counted before its
     password is checked, so at most the pair limit of them are checked (12 of 40 were, against 5)."""
-    assert post(client, "/auth/register/provider", provider_form()).status_code == 302
+    assert register(client, "provider", provider_form()).status_code == 302
     limit = app.config["MATCHMAKER_LOGIN_MAX_FAILURES_PAIR"]
     with gunicorn(app.config["DATABASE_URL"], tmp_path / "gunicorn.log", **QUIET) as base:
         visitor = Visitor(base)
@@ -220,7 +220,7 @@ def test_parallel_wrong_passwords_get_no_more_password_checks_than_the_limit(app
 def test_one_reset_link_clicked_at_once_sets_one_password(app, client, db, tmp_path):
     """The same reset link submitted four times at once (four passwords): one is stored, the others are
     told the link is spent; the link is single-use even when racing."""
-    assert post(client, "/auth/register/provider", provider_form()).status_code == 302
+    assert register(client, "provider", provider_form()).status_code == 302
     password_reset.request_reset(db, "vendor500@example.com", timedelta(minutes=60))
     mail = db.exec(select(OutboxMail).where(OutboxMail.to_address == "vendor500@example.com")).one()
     path = re.search(r"/auth/reset/\S+", mail.body).group(0)

@@ -14,7 +14,7 @@ from matchmaker.services.login_throttle import Limits, LoginThrottle
 from models import LoginFailure
 from models.validation import password_error
 from tests.api.support import bearer, world
-from tests.conftest import PASSWORD, enterprise_form, login, post
+from tests.conftest import PASSWORD, enterprise_form, login, post, register
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 in Beijing
 LOCKED = "该账号登录失败次数过多"
@@ -77,7 +77,7 @@ def _session_cookie(response) -> str:
 
 
 def test_session_cookie_is_httponly_and_lax_and_not_secure_over_plain_http(client):
-    post(client, "/auth/register/enterprise", enterprise_form())
+    register(client, "enterprise", enterprise_form())
     cookie = _session_cookie(login(client, "factory1@example.com"))
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
 
@@ -124,7 +124,7 @@ def _failures(app, kind: str) -> int:
 
 
 def test_five_failures_lock_the_account_with_a_chinese_message_naming_the_retry_time(app, client, clock):
-    post(client, "/auth/register/enterprise", enterprise_form())
+    register(client, "enterprise", enterprise_form())
     for attempt in range(4):
         clock.now = T0 + timedelta(minutes=attempt)
         page = login(client, "factory1@example.com", "Wrong1234").get_data(as_text=True)
@@ -145,7 +145,7 @@ def test_five_failures_lock_the_account_with_a_chinese_message_naming_the_retry_
 
 
 def test_a_refused_attempt_is_not_counted_so_the_named_time_holds(app, client, clock):
-    post(client, "/auth/register/enterprise", enterprise_form())
+    register(client, "enterprise", enterprise_form())
     for _ in range(5):
         login(client, "factory1@example.com", "Wrong1234")
     for _ in range(10):
@@ -156,7 +156,7 @@ def test_a_refused_attempt_is_not_counted_so_the_named_time_holds(app, client, c
 
 
 def test_a_successful_login_forgets_the_account_failures(client, clock):
-    post(client, "/auth/register/enterprise", enterprise_form())
+    register(client, "enterprise", enterprise_form())
     for _ in range(4):
         login(client, "factory1@example.com", "Wrong1234")
     assert login(client, "factory1@example.com").status_code == 302
@@ -174,7 +174,7 @@ def test_an_unknown_account_is_throttled_like_a_known_one(client, clock):
 
 
 def test_twenty_failures_from_one_address_lock_that_address_only(app, client, clock):
-    post(client, "/auth/register/enterprise", enterprise_form())
+    register(client, "enterprise", enterprise_form())
     for serial in range(20):  # spread over accounts, so no single account locks
         page = login(client, f"guess{serial}@example.com", "Wrong1234").get_data(as_text=True)
         assert "当前网络登录失败次数过多" not in page or serial == 19
@@ -187,7 +187,7 @@ def test_twenty_failures_from_one_address_lock_that_address_only(app, client, cl
 
 
 def test_a_successful_login_does_not_reset_the_address_budget(app, client, clock):
-    post(client, "/auth/register/enterprise", enterprise_form())
+    register(client, "enterprise", enterprise_form())
     for serial in range(19):
         login(client, f"guess{serial}@example.com", "Wrong1234")
     assert login(client, "factory1@example.com").status_code == 302  # the attacker's own account
@@ -197,7 +197,7 @@ def test_a_successful_login_does_not_reset_the_address_budget(app, client, clock
 
 def test_the_count_is_shared_by_every_worker(app, client, clock):
     """Two app instances on one database stand for two gunicorn workers: failures in one lock the other."""
-    post(client, "/auth/register/enterprise", enterprise_form())
+    register(client, "enterprise", enterprise_form())
     for _ in range(3):
         login(client, "factory1@example.com", "Wrong1234")
     other_worker = create_app(dict(app.config))
@@ -259,7 +259,7 @@ def test_throttle_service_window_and_retry_time(db):
 
 
 def test_a_stranger_who_knows_the_email_does_not_lock_the_owner_out_elsewhere(app, client, clock):
-    post(client, "/auth/register/enterprise", enterprise_form())
+    register(client, "enterprise", enterprise_form())
     for _ in range(5):
         login(client, "factory1@example.com", "Wrong1234")
     refused = login(client, "factory1@example.com").get_data(as_text=True)  # the attacker's address: locked
@@ -270,7 +270,7 @@ def test_a_stranger_who_knows_the_email_does_not_lock_the_owner_out_elsewhere(ap
 
 
 def test_guesses_from_many_addresses_lock_the_account_and_name_the_reset(app, client, clock):
-    post(client, "/auth/register/enterprise", enterprise_form())
+    register(client, "enterprise", enterprise_form())
     for serial in range(4):  # 4 addresses x 5 guesses = the account-wide limit of 20
         attacker = app.test_client()
         attacker.environ_base["REMOTE_ADDR"] = f"198.51.100.{serial}"
@@ -295,7 +295,7 @@ def test_registration_refuses_a_common_password_in_chinese_and_writes_nothing(cl
     from models import User
 
     form = enterprise_form(password="Password1", password_confirm="Password1")
-    page = post(client, "/auth/register/enterprise", form, page="/auth/register/enterprise")
+    page = register(client, "enterprise", form)
     assert page.status_code == 200 and "该密码过于常见" in page.get_data(as_text=True)
     assert db.exec(select(func.count()).select_from(User)).one() == 0
     assert password_error(PASSWORD) is None

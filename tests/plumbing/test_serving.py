@@ -13,7 +13,7 @@ import pytest
 
 from matchmaker import create_app
 from matchmaker.plumbing.health import warm_up
-from tests.conftest import enterprise_form, login, post
+from tests.conftest import enterprise_form, login, register
 from tests.plumbing.gunicorn_server import gunicorn
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,7 +48,7 @@ def _records(caplog) -> list[dict]:
 
 def test_each_request_logs_one_json_line_with_its_id_and_user(client, caplog):
     caplog.set_level(logging.INFO, logger="matchmaker.request")
-    post(client, "/auth/register/enterprise", enterprise_form())
+    register(client, "enterprise", enterprise_form())
     login(client, "factory1@example.com")
     caplog.clear()
     response = client.get("/enterprise/needs", headers={"X-Request-ID": "portal-7f3a9c21"})

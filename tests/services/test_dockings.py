@@ -37,7 +37,7 @@ from models import (
 )
 from models.schemas import SolutionWrite
 from tests.api.support import make_admin
-from tests.conftest import credit_code, csrf_token, enterprise_form, login, post, provider_form
+from tests.conftest import credit_code, csrf_token, enterprise_form, login, post, provider_form, register
 
 D = DockingStatus
 E, P = Party.enterprise, Party.provider
@@ -504,7 +504,7 @@ def market(app, enterprise_client, store):
     vendors, clients = [], []
     for i in range(3):
         browser = app.test_client()
-        assert post(browser, "/auth/register/provider", provider_form(500 + i)).status_code == 302
+        assert register(browser, "provider", provider_form(500 + i)).status_code == 302
         assert login(browser, f"vendor{500 + i}@example.com").status_code == 302
         vendor = store.exec(select(Provider).where(Provider.credit_code == credit_code(500 + i))).one()
         vendor.status = ProviderStatus.approved
@@ -595,7 +595,7 @@ def test_other_enterprises_needs_and_dockings_are_404(app, market, enterprise_cl
     post(enterprise_client, request_url(w, 0), {}, page=f"/enterprise/needs/{w.need.id}")
     docking = the_docking(store, w)
     other = app.test_client()
-    assert post(other, "/auth/register/enterprise", enterprise_form(2)).status_code == 302
+    assert register(other, "enterprise", enterprise_form(2)).status_code == 302
     login(other, "factory2@example.com")
     page = "/dockings/"
     assert post(other, request_url(w, 1), {}, page=page).status_code == 404

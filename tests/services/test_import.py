@@ -30,7 +30,7 @@ from models import (
     SolutionStatus,
     WhitelistEvent,
 )
-from tests.conftest import PASSWORD, credit_code, csrf_token, enterprise_form, login, post, provider_form
+from tests.conftest import PASSWORD, credit_code, csrf_token, enterprise_form, login, post, provider_form, register
 
 REASON = "录入区工信局已认定的数字化转型服务商名录"
 PROVIDER_HEADERS = [c.header + ("*" if c.required else "") for c in PROVIDER_COLUMNS]
@@ -427,7 +427,7 @@ def test_a_reimport_never_changes_a_whitelist_decision(admin_client, db):
 
 
 def test_a_provider_with_its_own_account_is_skipped(client, app, db):
-    assert post(client, "/auth/register/provider", provider_form(701, domains=["data_collection"])).status_code == 302
+    assert register(client, "provider", provider_form(701, domains=["data_collection"])).status_code == 302
     own = db.exec(select(Provider).where(Provider.credit_code == credit_code(701))).one()
     app.test_cli_runner().invoke(
         args=["create-admin", "--email", "admin@example.com", "--name", "管理员", "--password", PASSWORD]

@@ -15,7 +15,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlmodel import Session, select
 
-from matchmaker.services.mail import MailSettings, claim, due, send_due
+from matchmaker.plumbing.config import DEFAULTS
+from matchmaker.services.mail import MailSettings, claim, due, install_tag, message, send_due
 from matchmaker.services.notifications import notify
 from models import MailStatus, OutboxMail, Role, User
 
@@ -259,4 +260,43 @@ def test_a_mail_that_cannot_be_built_is_failed_and_the_round_goes_on(app, db):
     assert bad.status == MailStatus.failed and "Error" in bad.last_error
     assert good.status == MailStatus.pending and good.attempts == 1
     assert counts.failed == 1 and counts.retrying == 1
-    assert outbox.message(good, settings, utcnow())["Subject"] == "第一行 第二行"
+    assert outbox.message(good, settings)["Subject"] == "第一行 第二行"
+
+
+def test_every_copy_of_a_mail_is_the_same_message_and_installs_do_not_share_ids(db, port):
+    """The Message-ID and Date come from the row, not from the moment of sending: a retry or a re-queue
+    carries the same ones. Another installation (another SECRET_KEY) or another row has another id."""
+    first_id, second_id = queue(db), queue(db)
+    mail, other = row(db, first_id), row(db, second_id)
+    here = MailSettings.from_config(
+        {**{key: value for key, value in DEFAULTS.items() if key.startswith("MATCHMAKER_")}, "SECRET_KEY": "a"}
+    )
+    elsewhere = settings(port, install=install_tag("b"))
+    built = message(mail, here)
+    assert built["Message-ID"] == message(row(db, first_id), here)["Message-ID"]  # built again later
+    assert built["Date"] == message(row(db, first_id), here)["Date"]
+    assert built["Message-ID"] != message(other, here)["Message-ID"]
+    assert built["Message-ID"] != message(mail, elsewhere)["Message-ID"]
+    assert len(install_tag("a")) == 16 and install_tag("a") == install_tag("a")
+
+
+def test_a_retry_after_a_temporary_failure_carries_the_same_message_id(db, inbox, port):
+    mail_id = queue(db)
+    assert send_due(db, settings(port), T0).retrying == 1  # nothing listens yet
+    controller = start_server(port, inbox)
+    try:
+        assert send_due(db, settings(port), T0 + timedelta(minutes=5)).sent == 1
+    finally:
+        controller.stop()
+    [(_, received)] = inbox.messages
+    assert received["Message-ID"].strip() == message(row(db, mail_id), settings(port))["Message-ID"]
+    assert received["Date"] == message(row(db, mail_id), settings(port))["Date"]
+    assert "outbox." in received["Message-ID"]
+
+
+def test_a_claimed_mail_is_sending_until_its_answer_is_recorded(db):
+    mail_id = queue(db)
+    [(read_id, attempts)] = due(db, T0)
+    assert claim(db, read_id, attempts, T0, settings(0))
+    assert (row(db, mail_id).status, row(db, mail_id).attempts) == (MailStatus.sending, 1)
+    assert due(db, T0 + timedelta(days=1)) == []  # never picked up again by a sender on its own

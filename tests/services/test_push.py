@@ -26,7 +26,7 @@ from models import (
     User,
 )
 from models.schemas import EnterpriseRegistration, NeedCreate, ProviderRegistration, SolutionWrite
-from tests.conftest import enterprise_form, login, post, provider_form
+from tests.conftest import enterprise_form, login, post, provider_form, register
 from tests.matching.test_need_matching import IOT
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -233,7 +233,7 @@ def signed_in_provider(app: Flask, db: Session, serial: int) -> tuple[FlaskClien
     """A logged-in provider of its own (registered through the site, then approved)."""
     client = app.test_client()
     email = f"vendor{serial}@example.com"
-    assert post(client, "/auth/register/provider", provider_form(serial)).status_code == 302
+    assert register(client, "provider", provider_form(serial)).status_code == 302
     assert login(client, email).status_code == 302
     provider = db.exec(select(Provider).join(User, User.id == Provider.user_id).where(User.email == email)).one()
     provider.status = ProviderStatus.approved

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from werkzeug.security import generate_password_hash
 
 from models import AuditLog, OutboxMail, Role, User
-from tests.conftest import PASSWORD, csrf_token, enterprise_form, login, post
+from tests.conftest import PASSWORD, csrf_token, enterprise_form, login, register
 
 VICTIM = "factory1@example.com"
 
@@ -17,7 +17,7 @@ VICTIM = "factory1@example.com"
 def _victim(app: Flask, db: Session) -> tuple[int, FlaskClient]:
     """An enterprise account, signed in on its own browser."""
     browser = app.test_client()
-    assert post(browser, "/auth/register/enterprise", enterprise_form()).status_code == 302
+    assert register(browser, "enterprise", enterprise_form()).status_code == 302
     assert login(browser, VICTIM).status_code == 302
     return db.exec(select(User.id).where(User.email == VICTIM)).one(), browser
 

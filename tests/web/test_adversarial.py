@@ -1,6 +1,7 @@
 """An attacker's probes, driven by the URL map and the schema classes so a new route or field is probed
-automatically: out-of-range integers in every path and in ?page=, and control characters and line
-breaks in every text field of every input schema (forms, imports and the API validate through them).
+automatically: out-of-range integers in every path and in ?page=, hostile text in every free-text path
+argument (a confirmation token), control characters and line breaks in every text field of every input
+schema (forms, imports and the API validate through them), and account enumeration at registration.
 """
 
 import pytest
@@ -111,3 +112,50 @@ def test_a_replayed_cookie_after_logout_reaches_no_page(app: Flask, admin_client
     for page in private:
         response = thief.get(page)
         assert response.status_code == 302 and "/auth/login" in response.headers["Location"], page
+
+
+def _string_probes(app: Flask) -> list[tuple[str, str]]:
+    """(method, url) for every rule with a free-text path argument (not an int, not a fixed choice),
+    each such argument set to hostile values; int arguments set to 1."""
+    adapter, probes = app.url_map.bind("localhost"), []
+    hostile = ["x" * 5000, "\x00", "..%2F..%2Fetc", "%E5%9D%AA\r\nX: y", "' OR 1=1 --"]
+    for rule in app.url_map.iter_rules():
+        texts = [
+            name
+            for name, conv in rule._converters.items()
+            if not isinstance(conv, IntegerConverter) and not hasattr(conv, "items") and rule.endpoint != "static"
+        ]
+        for value in hostile if texts else ():
+            values = {name: value if name in texts else 1 for name in rule.arguments}
+            url = adapter.build(rule.endpoint, values)
+            probes += [(method, url) for method in sorted((rule.methods or set()) & {"GET", "POST"})]
+    return probes
+
+
+def test_hostile_text_in_every_free_text_path_is_never_a_500(app: Flask, admin_client: FlaskClient):
+    probes = _string_probes(app)
+    assert any("/auth/register/confirm/" in url for _, url in probes), "the probe must find the token routes"
+    for method, url in probes:
+        response = admin_client.open(url, method=method)
+        assert response.status_code < 500, (method, url, response.status_code)
+
+
+@pytest.mark.parametrize("role", ["enterprise", "provider"])
+def test_registration_answers_alike_for_a_known_email_a_known_credit_code_and_a_new_one(app, client, db, role):
+    """An attacker tries a victim's email and credit code on the registration form: the answer (status,
+    redirect, the page it leads to) is the same as for new ones, and no account is made."""
+    from sqlmodel import func, select
+
+    from models import User
+    from tests.conftest import credit_code, enterprise_form, post, provider_form, register
+
+    form = enterprise_form if role == "enterprise" else provider_form
+    register(client, role, form(1))  # the victim
+    accounts_before = db.exec(select(func.count()).select_from(User)).one()
+    answers = []
+    for attempt in (form(2, email=form(1)["email"]), form(3, credit_code=credit_code(1)), form(4)):
+        response = post(client, f"/auth/register/{role}", attempt, page=f"/auth/register/{role}")
+        page = client.get(response.headers.get("Location", "/")).get_data(as_text=True)
+        answers.append((response.status_code, response.headers.get("Location"), page))
+    assert answers[0] == answers[1] == answers[2]
+    assert db.exec(select(func.count()).select_from(User)).one() == accounts_before

@@ -276,6 +276,8 @@ def build(app: Flask, db: Session, docking: bool = True, meeting: bool = True, h
     )
     db.add(record)
     note = notify(db, ent_a.user_id, "docking", "对接进展", "服务商已查看您的需求", f"/enterprise/needs/{need.id}")
+    mail = OutboxMail(to_address="gone@example.com", subject="对接进展", body="正文", status="failed", attempts=8)
+    db.add(mail)
     db.commit()
     ids = {
         "ent_a": ent_a.id,
@@ -287,6 +289,7 @@ def build(app: Flask, db: Session, docking: bool = True, meeting: bool = True, h
         "hidden": hidden.id,
         "case": case.id,
         "note": note.id,
+        "mail": mail.id,
         "push": record.id,
         "provider_a": prov_a.id,
         "provider_b": prov_b.id,
@@ -667,6 +670,13 @@ CASES = [
         "admin",
         data=lambda i: {"format": "csv", "status": "", "period": "all"},
     ),
+    Case(
+        "admin.outbox_requeue",
+        lambda i: f"/admin/mail/{i['mail']}/requeue",
+        ADMIN_ONLY,
+        "admin",
+        data=lambda i: {"reason": "收件人已更正邮箱"},
+    ),
     Case("admin.import_template", lambda i: "/admin/import/template/providers.csv", ADMIN_ONLY, "admin"),
     Case(
         "admin.rating_adjust",
@@ -730,7 +740,7 @@ CASES = [
     ),
 ]
 CSRF = "<the session's CSRF token>"  # a form value filled in when the request is sent
-NOT_OBJECTS = {"static", "auth.reset"}  # rules with a path argument that names no object (a reset link's token)
+NOT_OBJECTS = {"static", "auth.reset", "auth.register_confirm"}  # path arguments naming no object (a token)
 
 
 def _body_names_an_object(op) -> bool:
@@ -746,7 +756,7 @@ def test_every_rule_naming_an_object_has_a_row(app):
     assert body_ids and body_ids <= covered, body_ids - covered
     # and every row still addresses the view it names
     adapter = app.url_map.bind("localhost")
-    names = ["ent_a", "need", "docking", "iot", "mes", "hidden", "case", "note", "push", "appeal", "key", "tag"]
+    names = ["ent_a", "need", "docking", "iot", "mes", "hidden", "case", "note", "push", "appeal", "key", "tag", "mail"]
     names += ["event", "event_open", "event_closed", "meeting", "need_b", "registration", "user", "user_off"]
     names += ["held", "promising", "token", "event_held"]
     names += ["rating", "rating_appeal", "rating_published"]

@@ -2,7 +2,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from models import Enterprise, Need
-from tests.conftest import enterprise_form, login, post
+from tests.conftest import enterprise_form, login, post, register
 
 NEED = {
     "title": "设备联网与排产",
@@ -58,7 +58,7 @@ def test_an_enterprise_cannot_see_or_change_another_enterprises_need(enterprise_
     location = post(enterprise_client, "/enterprise/needs/new", NEED, page="/enterprise/needs/new").headers["Location"]
     need_id = int(location.rstrip("/").split("/")[-1])
     post(enterprise_client, "/auth/logout", {}, page="/enterprise/")
-    post(client, "/auth/register/enterprise", enterprise_form(serial=2))
+    register(client, "enterprise", enterprise_form(serial=2))
     login(client, "factory2@example.com")
     assert client.get(f"/enterprise/needs/{need_id}").status_code == 404
     assert post(client, f"/enterprise/needs/{need_id}/status/closed", {}, page="/enterprise/").status_code == 404

@@ -3,7 +3,7 @@
 from sqlalchemy import text
 
 from matchmaker.plumbing.db import get_session
-from tests.conftest import enterprise_form, login, post
+from tests.conftest import enterprise_form, login, register
 
 
 def test_a_broken_transaction_still_gets_the_chinese_500_page(app, client):
@@ -14,7 +14,7 @@ def test_a_broken_transaction_still_gets_the_chinese_500_page(app, client):
         get_session().exec(text("SELECT * FROM no_such_table"))  # leaves the transaction failed
         return "unreachable"
 
-    post(client, "/auth/register/enterprise", enterprise_form())
+    register(client, "enterprise", enterprise_form())
     login(client, "factory1@example.com")  # the error page then reads the user and the unread count
     response = client.get("/boom")
     html = response.get_data(as_text=True)

@@ -17,7 +17,16 @@ from wtforms import StringField, TextAreaField
 from matchmaker.web.forms import BaseForm
 from models import Need, Provider, ProviderStatus
 from models.validation import CONTROL_CHARACTER_MESSAGE
-from tests.conftest import PASSWORD, credit_code, csrf_token, enterprise_form, post, provider_form, table_snapshot
+from tests.conftest import (
+    PASSWORD,
+    credit_code,
+    csrf_token,
+    enterprise_form,
+    post,
+    provider_form,
+    register,
+    table_snapshot,
+)
 from tests.services.test_import import catalogue_xlsx
 from tests.web.test_enterprise import NEED
 from tests.web.test_provider import CASE, SOLUTION
@@ -127,7 +136,7 @@ def test_control_character_is_refused_on_the_form(request, db, name: str, bad: s
     case = CASES[name]
     client: FlaskClient = request.getfixturevalue(case.client)
     if case.client == "client":  # the account the login cases try
-        assert post(client, "/auth/register/enterprise", enterprise_form()).status_code == 302
+        assert register(client, "enterprise", enterprise_form()).status_code == 302
     if case.arrange:
         case.arrange(db)
     token = csrf_token(client, case.page or case.url)

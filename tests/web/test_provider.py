@@ -2,7 +2,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from models import AuditLog, IdentityChange, Provider, Solution, SuccessCase, WhitelistEvent
-from tests.conftest import PASSWORD, credit_code, login, post, provider_form
+from tests.conftest import PASSWORD, credit_code, login, post, provider_form, register
 
 PROFILE = {
     "name": "测试数字科技500",
@@ -98,7 +98,7 @@ def test_providers_cannot_touch_each_others_solutions_or_cases(provider_client, 
     case_id = db.exec(select(SuccessCase.id)).one()
     post(provider_client, "/auth/logout", {}, page="/provider/")
 
-    post(client, "/auth/register/provider", provider_form(serial=501))
+    register(client, "provider", provider_form(serial=501))
     login(client, "vendor501@example.com")
     assert client.get(f"/provider/solutions/{solution_id}/edit").status_code == 404
     assert post(client, f"/provider/solutions/{solution_id}/withdraw", {}, page="/provider/").status_code == 404

@@ -18,7 +18,7 @@ from markupsafe import escape
 from sqlmodel import select
 
 from models import Docking, Need, Provider, Solution
-from tests.conftest import PASSWORD, credit_code, enterprise_form, login, post, provider_form
+from tests.conftest import PASSWORD, credit_code, enterprise_form, login, post, provider_form, register
 
 PAYLOAD = '<script>alert(1)</script>"><img src=x onerror=alert(1)>'
 SHORT_PAYLOAD = '"><img src=x onerror=alert(1)>'  # for fields of 60 characters or fewer
@@ -180,17 +180,17 @@ DETAIL_PAGES = [
 ]
 
 
-def _client(app: Flask, register: str, form: dict, email: str) -> FlaskClient:
+def _client(app: Flask, role: str, form: dict, email: str) -> FlaskClient:
     client = app.test_client()
-    _ok(post(client, register, form))
+    _ok(register(client, role, form))
     _ok(login(client, email))
     return client
 
 
 @pytest.fixture
 def world(app: Flask, db) -> World:
-    enterprise = _client(app, "/auth/register/enterprise", enterprise_form(), "factory1@example.com")
-    provider = _client(app, "/auth/register/provider", provider_form(), "vendor500@example.com")
+    enterprise = _client(app, "enterprise", enterprise_form(), "factory1@example.com")
+    provider = _client(app, "provider", provider_form(), "vendor500@example.com")
     admin = app.test_client()
     result = app.test_cli_runner().invoke(
         args=["create-admin", "--email", "admin@example.com", "--name", "管理员", "--password", PASSWORD]

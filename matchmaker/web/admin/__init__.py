@@ -8,6 +8,7 @@ whose guard lets only administrators in.
 - `api_keys`: API keys;
 - `accounts`: 账号管理, disabling and enabling accounts and forcing password resets;
 - `events`: matchmaking events (链上坪山 供需对接会);
+- `outbox`: undelivered mail and re-queueing it;
 - `ratings`: 评星评级, the quarterly provider ratings, their adjustment, publication and appeals.
 
 Like every view, these call services (and read the search index through `plumbing.extensions`);
@@ -27,6 +28,7 @@ from matchmaker.web.admin import (  # noqa: E402,F401  (routes on bp)
     dashboard,
     events,
     imports,
+    outbox,
     ratings,
     review,
     taxonomy,
