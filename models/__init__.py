@@ -3,6 +3,7 @@
 from models.api import ApiCallLog, ApiKey
 from models.events import Event, EventMeeting, EventRegistration, EventStatus, EventWrite, MeetingStatus
 from models.funding import MaturityChange
+from models.projects import ProjectEvent, ProjectObjection, ProjectStatus, RetrofitProject
 from models.security import LoginFailure
 from models.session import begin_write, make_engine, upgrade_database
 from models.tables import (
@@ -53,6 +54,10 @@ __all__ = [
     "EventStatus",
     "EventWrite",
     "MaturityChange",
+    "ProjectEvent",
+    "ProjectObjection",
+    "ProjectStatus",
+    "RetrofitProject",
     "Appeal",
     "AppealStatus",
     "Docking",

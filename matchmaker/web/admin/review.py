@@ -152,7 +152,7 @@ def appeal_list():
 @bp.route("/appeals/<int:appeal_id>/decide", methods=["POST"])
 def decide_appeal(appeal_id: int):
     appeal = get_session().get(Appeal, appeal_id)
-    if appeal is None:
+    if appeal is None or appeal.provider_id is None:  # a project's appeal is decided on the project's page
         abort(404)
     provider_id = appeal.provider_id
     form = DecisionForm(prefix=f"appeal{appeal_id}")
