@@ -33,7 +33,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from matchmaker.commands import cli
     from matchmaker.plumbing import db, extensions, health, pagination, ratelimit, requestlog, security, templating
     from matchmaker.plumbing.errors import register_error_pages
-    from matchmaker.web import admin, auth, delivery, docking, embed, enterprise, events, inbox, provider, public
+    from matchmaker.web import (
+        admin,
+        auth,
+        delivery,
+        docking,
+        embed,
+        enterprise,
+        events,
+        inbox,
+        projects,
+        provider,
+        public,
+    )
 
     pagination.init_app(app)  # the bounded int converter, before any route
     requestlog.init_app(app)
@@ -49,7 +61,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api.init_app(app)  # after the error pages: under /api/v1 it answers errors in JSON instead
     embed.init_app(app)
     cli.init_app(app)
-    for module in (public, auth, enterprise, provider, admin, docking, inbox, events):
+    for module in (public, auth, enterprise, provider, admin, docking, inbox, events, projects):
         app.register_blueprint(module.bp)
     delivery.init_app(app)  # notifications, precise push, email outbox
     return app

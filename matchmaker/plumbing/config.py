@@ -40,6 +40,10 @@ DEFAULTS: dict[str, Any] = {
     "MATCHMAKER_MAIL_BACKOFF_SECONDS": 60,  # first retry after this, doubling each time (at most 6 hours)
     "MATCHMAKER_MAIL_INTERVAL": 30,  # seconds between outbox rounds in each web process; 0: use flask send-mail --loop
     "MATCHMAKER_BASE_URL": "http://127.0.0.1:8000",  # links in emails are made absolute with it
+    # 数字化技改项目白名单: the public notice (公示) in working days; holidays skipped besides weekends
+    # (ISO dates separated by commas, e.g. "2027-01-01,2027-02-10")
+    "MATCHMAKER_PROJECT_NOTICE_DAYS": 5,
+    "MATCHMAKER_HOLIDAYS": "",
 }
 
 _INT_KEYS = {
@@ -54,6 +58,7 @@ _INT_KEYS = {
     "MATCHMAKER_MAIL_MAX_ATTEMPTS",
     "MATCHMAKER_MAIL_BACKOFF_SECONDS",
     "MATCHMAKER_MAIL_INTERVAL",
+    "MATCHMAKER_PROJECT_NOTICE_DAYS",
 }
 _FLOAT_KEYS = {
     "MATCHMAKER_PUSH_THRESHOLD",

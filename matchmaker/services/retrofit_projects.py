@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from matchmaker.services import audit
 from matchmaker.services.errors import Conflict, ServiceError
 from matchmaker.services.exports import Sheet
+from matchmaker.services.labels import PROJECT_STATUS_LABELS as STATUS_LABELS
 from matchmaker.services.notifications import notify
 from matchmaker.services.working_days import notice_period
 from models import (
@@ -60,16 +61,6 @@ CRITERIA: dict[str, tuple[str, int, str]] = {
     "replicability": ("可复制推广性", 25, "在同行业（家具、钟表、皮革等）推广的示范价值"),
 }
 
-STATUS_LABELS = {
-    "submitted": "已申报，待形式审查",
-    "returned": "退回补正",
-    "accepted": "形式审查通过，待评审",
-    "reviewed": "已评审，待公示",
-    "publicity": "公示中",
-    "selected": "已入选",
-    "not_selected": "不予入选",
-    "completed": "已完工",
-}
 ACTION_LABELS = {
     "submit": "申报",
     "resubmit": "补正后重新申报",

@@ -6,7 +6,8 @@ whose guard lets only administrators in.
 - `taxonomy`: 分类体系, the industries, domains and capability tags;
 - `imports`: 批量导入, and the lists of all solutions and dockings;
 - `api_keys`: API keys;
-- `events`: matchmaking events (链上坪山 供需对接会).
+- `events`: matchmaking events (链上坪山 供需对接会);
+- `projects`: the 数字化技改项目白名单 review (its export is one of the dashboard's).
 
 Like every view, these call services (and read the search index through `plumbing.extensions`);
 nothing imports a view.
@@ -19,4 +20,4 @@ from matchmaker.web.auth import guard_blueprint
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 guard_blueprint(bp, "admin")
 
-from matchmaker.web.admin import api_keys, dashboard, events, imports, review, taxonomy  # noqa: E402,F401  (routes on bp)
+from matchmaker.web.admin import api_keys, dashboard, events, imports, projects, review, taxonomy  # noqa: E402,F401  (routes on bp)
