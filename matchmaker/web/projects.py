@@ -142,6 +142,8 @@ def detail(project_id: int, forms: dict | None = None):
     session = get_session()
     shown = projects.view(session, project_id)
     if shown is None or not (_is_owner(shown.project) or shown.project.status in PUBLIC):
+        if not current_user.is_authenticated:  # as every page naming an object: log in first
+            return login_manager.unauthorized()
         abort(404)
     owner = _is_owner(shown.project)
     forms = forms or {}
