@@ -17,6 +17,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from matchmaker.commands import seed_projects
 from matchmaker.commands.seed import DEMO_ADMIN_EMAIL, SeedReport
 from matchmaker.matching.search_index import SearchIndex
 from matchmaker.services import dockings, matching, push, whitelist
@@ -204,10 +205,18 @@ def _backdate_notices(session: Session, link: str, when: datetime) -> None:
     session.commit()
 
 
+def retrofit_projects(act: Activity) -> None:
+    """The 数字化技改项目白名单 at every review stage, some from the contracted dockings above."""
+    added = seed_projects.load(act.session, act.admin, act.today)
+    for _ in range(added):
+        act.report.count("retrofit_projects")
+
+
 ACTIVITY_STEPS: list[Callable[[Activity], None]] = [
     whitelist_standing,  # first: the providers it approves are matched too
     match_and_push,
     dockings_in_every_state,
+    retrofit_projects,  # after the dockings it starts from
     quiet_outbox,
 ]
 
