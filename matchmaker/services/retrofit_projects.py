@@ -364,11 +364,8 @@ def complete(
 
 
 def objection_window_open(project: RetrofitProject, today: date) -> bool:
-    return (
-        project.status == P.publicity
-        and project.notice_from is not None
-        and project.notice_from <= today <= project.notice_until
-    )
+    """From publication (a notice published on a weekend is open at once) to the notice's last working day."""
+    return project.status == P.publicity and project.notice_until is not None and today <= project.notice_until
 
 
 def raise_objection(session: Session, project_id: int, user_id: int, reason: str, today: date) -> ProjectObjection:

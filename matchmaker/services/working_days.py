@@ -1,9 +1,10 @@
 """Working days (工作日) as public notices count them: weekends and the configured holidays skipped."""
 
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from matchmaker.services.errors import ServiceError
+from matchmaker.services.stats import LOCAL_OFFSET
 
 
 def parse_holidays(text: str | Iterable[str] | None) -> frozenset[date]:
@@ -33,3 +34,8 @@ def notice_period(start: date, days: int, holidays: frozenset[date]) -> tuple[da
         if is_working_day(last, holidays):
             counted += 1
     return first, last
+
+
+def local_today() -> date:
+    """The district's calendar day (北京时间): notices begin and end on it, whatever the server's zone."""
+    return (datetime.now(UTC) + LOCAL_OFFSET).date()

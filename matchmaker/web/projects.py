@@ -1,8 +1,6 @@
 """The 数字化技改项目白名单 outside the admin: the public list, notices and criteria; an enterprise's
 applications, resubmissions, progress, completion and appeal; objections during the notice (公示)."""
 
-from datetime import date
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -11,6 +9,7 @@ from matchmaker.plumbing.extensions import login_manager
 from matchmaker.plumbing.security import no_store
 from matchmaker.services import retrofit_projects as projects
 from matchmaker.services.errors import ServiceError
+from matchmaker.services.working_days import local_today
 from matchmaker.web.forms import ProgressForm, ProjectForm, ReasonForm, attach_service_error
 from models import ProjectStatus, RetrofitProject, Role
 
@@ -151,10 +150,10 @@ def detail(project_id: int, forms: dict | None = None):
         "projects/detail.html",
         shown=shown,
         owner=owner,
-        today=date.today(),
+        today=local_today(),
         can_object=current_user.is_authenticated
         and not owner
-        and projects.objection_window_open(shown.project, date.today()),
+        and projects.objection_window_open(shown.project, local_today()),
         can_appeal=owner and projects.appealable_decision(session, shown.project) is not None and shown.appeal is None,
         progress_form=forms.get("progress") or ProgressForm(formdata=None),
         complete_form=forms.get("complete") or ReasonForm(formdata=None, prefix="complete"),
@@ -204,7 +203,7 @@ def complete(project_id: int):
         "complete",
         form,
         lambda: projects.complete(
-            get_session(), project.id, project.enterprise_id, current_user.id, form.reason.data, date.today()
+            get_session(), project.id, project.enterprise_id, current_user.id, form.reason.data, local_today()
         ),
         "项目已报告完工",
     )
@@ -239,6 +238,6 @@ def objection(project_id: int):
         project_id,
         "objection",
         form,
-        lambda: projects.raise_objection(get_session(), project.id, current_user.id, form.reason.data, date.today()),
+        lambda: projects.raise_objection(get_session(), project.id, current_user.id, form.reason.data, local_today()),
         "异议已提交，对接服务中心将在作出入选决定前核查",
     )

@@ -1,8 +1,6 @@
 """The admin's side of the 数字化技改项目白名单: the review queue, one project's review (形式审查, 评审,
 公示, 入选 / 不予入选, the appeal), every step with a reason that goes to the audit log."""
 
-from datetime import date
-
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -11,7 +9,7 @@ from matchmaker.plumbing.pagination import Page, requested_page
 from matchmaker.plumbing.security import no_store
 from matchmaker.services import retrofit_projects as projects
 from matchmaker.services.errors import ServiceError
-from matchmaker.services.working_days import parse_holidays
+from matchmaker.services.working_days import local_today, parse_holidays
 from matchmaker.web.admin import bp
 from matchmaker.web.admin.dashboard import ProjectExportForm
 from matchmaker.web.forms import DecisionForm, ProjectDecisionForm, attach_service_error
@@ -53,7 +51,7 @@ def project_detail(project_id: int, form: ProjectDecisionForm | None = None, app
     return render_template(
         "admin/project_detail.html",
         shown=shown,
-        actions=projects.allowed_actions(shown.project, date.today()),
+        actions=projects.allowed_actions(shown.project, local_today()),
         form=form or ProjectDecisionForm(formdata=None),
         appeal_form=appeal_form or DecisionForm(prefix="appeal", formdata=None),
         pending_appeal=pending,
@@ -77,7 +75,7 @@ def project_decide(project_id: int):
                 form.action.data,
                 current_user.id,
                 form.reason.data,
-                date.today(),
+                local_today(),
                 scores={key: getattr(form, key).data for key in projects.CRITERIA},
                 notice_days=int(config["MATCHMAKER_PROJECT_NOTICE_DAYS"]),
                 holidays=parse_holidays(config["MATCHMAKER_HOLIDAYS"]),
