@@ -471,3 +471,13 @@ def test_the_export_has_the_fund_columns_and_is_formula_safe(db, world):
     assert body[1][header.index("服务商")] == f"{provider.name}；+外部集成商"  # not at the start: inert
     notices, listed = projects.public_lists(db)
     assert notices == [] and [p.name for p, _ in listed][0] in {"开料封边产线数字化改造", tricky.name}
+
+
+def test_a_double_submitted_application_is_stored_once(db, world):
+    ent_a, provider = world["a"], world["provider"]
+    data = application([provider.id], name="双击提交的项目")
+    call = lambda s: projects.submit(s, ent_a.id, ent_a.user_id, data)  # noqa: E731
+    answers = _at_once(db.get_bind(), [call, call])
+    assert answers.count("ok") == 1 and "已有同名的技改项目" in "".join(answers), answers
+    named = select(func.count()).select_from(RetrofitProject).where(RetrofitProject.name == "双击提交的项目")
+    assert db.exec(named).one() == 1

@@ -82,15 +82,15 @@ def upgrade() -> None:
         batch.add_column(sa.Column("project_event_id", sa.Integer(), nullable=True))
         batch.alter_column("provider_id", existing_type=sa.Integer(), nullable=True)
         batch.alter_column("whitelist_event_id", existing_type=sa.Integer(), nullable=True)
-        batch.create_foreign_key("fk_appeal_project_event_id", "projectevent", ["project_event_id"], ["id"])
-        batch.create_unique_constraint("uq_appeal_project_event_id", ["project_event_id"])
+        batch.create_foreign_key("appeal_project_event_id_fkey", "projectevent", ["project_event_id"], ["id"])
+        batch.create_unique_constraint("appeal_project_event_id_key", ["project_event_id"])
 
 
 def downgrade() -> None:
     op.execute("DELETE FROM appeal WHERE project_event_id IS NOT NULL")
     with op.batch_alter_table("appeal") as batch:
-        batch.drop_constraint("uq_appeal_project_event_id", type_="unique")
-        batch.drop_constraint("fk_appeal_project_event_id", type_="foreignkey")
+        batch.drop_constraint("appeal_project_event_id_key", type_="unique")
+        batch.drop_constraint("appeal_project_event_id_fkey", type_="foreignkey")
         batch.drop_column("project_event_id")
         batch.alter_column("whitelist_event_id", existing_type=sa.Integer(), nullable=False)
         batch.alter_column("provider_id", existing_type=sa.Integer(), nullable=False)
