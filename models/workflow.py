@@ -78,7 +78,7 @@ class Notification(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="user.id", index=True)
-    kind: str = Field(max_length=30)  # need_pushed | solution_pushed | docking | whitelist | reminder
+    kind: str = Field(max_length=30)  # need_pushed | solution_pushed | docking | whitelist | reminder | project
     title: str = Field(max_length=200)
     body: str = Field(default="", sa_column=_text())
     link: str = Field(default="", max_length=300)

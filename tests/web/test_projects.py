@@ -7,8 +7,9 @@ from datetime import date, timedelta
 
 from sqlmodel import select
 
-from models import AuditLog, Enterprise, Notification, ProjectObjection, RetrofitProject
+from models import AuditLog, DockingStatus, Enterprise, Notification, ProjectObjection, RetrofitProject
 from tests.conftest import csrf_token, enterprise_form, login, post, provider_form, table_snapshot
+from tests.services.test_retrofit_projects import _docking, make_enterprise
 from tests.services.test_whitelist_lifecycle import make_provider
 
 FORM = {
@@ -133,3 +134,25 @@ def test_wrong_roles_are_refused(app, client, provider_client, db):
     assert (
         provider_client.post("/admin/exports/projects", data={"format": "csv", "csrf_token": token}).status_code == 403
     )
+
+
+def test_the_form_is_prefilled_from_a_contracted_docking(enterprise_client, db):
+    provider = make_provider(db, status="approved", serial=723)
+    enterprise = db.exec(select(Enterprise)).one()
+    docking = _docking(db, enterprise, provider, DockingStatus.contracted)
+    assert "封边机设备联网方案" in enterprise_client.get("/projects/mine").get_data(as_text=True)
+    html = enterprise_client.get(f"/projects/new?docking_id={docking.id}").get_data(as_text=True)
+    assert 'value="封边机设备联网方案"' in html and 'value="85.5"' in html and 'value="2027-02-01"' in html
+    assert (
+        f'value="{provider.id}" checked' in html
+        or f'checked id="provider_ids-0" name="provider_ids" type="checkbox" value="{provider.id}"' in html
+    )
+    data = {"end_on": "2027-09-30", "expected_result": "稼动率可视化", "docking_id": str(docking.id)}
+    form = FORM | {"name": "封边机设备联网方案", "provider_ids": [str(provider.id)]} | data
+    page = f"/projects/new?docking_id={docking.id}"
+    assert post(enterprise_client, "/projects/new", form, page=page).status_code == 302
+    assert db.exec(select(RetrofitProject.docking_id)).one() == docking.id
+    # a docking of another enterprise is not found
+    other = make_enterprise(db, 33)
+    foreign = _docking(db, other, provider, DockingStatus.contracted)
+    assert enterprise_client.get(f"/projects/new?docking_id={foreign.id}").status_code == 404
