@@ -48,6 +48,10 @@ def test_an_enterprise_applies_and_an_admin_takes_it_to_the_list(app, client, db
     assert result.exit_code == 0
     assert login(admin, "admin@example.com", "Passw0rd!23").status_code == 302
     page = f"/admin/projects/{project.id}"
+    waiting = re.search(
+        r"<strong>(\d+)</strong><span><a [^>]*>待形式审查的技改项目", admin.get("/admin/").get_data(as_text=True)
+    )
+    assert waiting and waiting.group(1) == "1"
     assert FORM["name"] in admin.get("/admin/projects").get_data(as_text=True)
 
     def decide(action: str, **extra) -> int:

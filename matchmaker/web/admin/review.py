@@ -11,7 +11,7 @@ from matchmaker.plumbing.db import engine, get_session
 from matchmaker.plumbing.extensions import search_index
 from matchmaker.plumbing.pagination import Page, requested_page
 from matchmaker.plumbing.security import no_store
-from matchmaker.services import audit, providers, whitelist
+from matchmaker.services import audit, providers, retrofit_projects, whitelist
 from matchmaker.services.errors import ServiceError
 from matchmaker.web import delivery
 from matchmaker.web.admin import bp
@@ -32,7 +32,13 @@ def home():
             select(func.count()).select_from(Solution).where(Solution.status == SolutionStatus.published)
         ).one(),
     }
-    return render_template("admin/home.html", counts=counts, status_counts=whitelist.status_counts(session))
+    return render_template(
+        "admin/home.html",
+        counts=counts,
+        status_counts=whitelist.status_counts(session),
+        project_counts=retrofit_projects.status_counts(session),
+        project_appeals=len(retrofit_projects.pending_appeals(session)),
+    )
 
 
 @bp.route("/providers")
