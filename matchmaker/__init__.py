@@ -47,6 +47,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         enterprise,
         events,
         inbox,
+        projects,
         provider,
         public,
     )
@@ -65,7 +66,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api.init_app(app)  # after the error pages: under /api/v1 it answers errors in JSON instead
     embed.init_app(app)
     cli.init_app(app)
-    for module in (public, auth, account, enterprise, provider, admin, docking, inbox, events):
+    for module in (public, auth, account, enterprise, provider, admin, docking, inbox, events, projects):
         app.register_blueprint(module.bp)
     delivery.init_app(app)  # notifications, precise push, email outbox
     return app

@@ -12,6 +12,7 @@ from models.events import (
     Outcome,
 )
 from models.funding import MaturityChange
+from models.projects import ProjectEvent, ProjectObjection, ProjectStatus, RetrofitProject
 from models.ratings import ProviderRating, RatingStatus
 from models.registration import PendingRegistration
 from models.security import LoginFailure, PasswordReset
@@ -70,6 +71,10 @@ __all__ = [
     "MaturityChange",
     "ProviderRating",
     "RatingStatus",
+    "ProjectEvent",
+    "ProjectObjection",
+    "ProjectStatus",
+    "RetrofitProject",
     "Appeal",
     "AppealStatus",
     "Docking",

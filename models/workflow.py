@@ -79,7 +79,7 @@ class Notification(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="user.id", index=True)
-    kind: str = Field(max_length=30)  # need_pushed | solution_pushed | docking | whitelist | reminder
+    kind: str = Field(max_length=30)  # need_pushed | solution_pushed | docking | whitelist | reminder | project
     title: str = Field(max_length=200)
     body: str = Field(default="", sa_column=_text())
     link: str = Field(default="", max_length=300)
@@ -134,13 +134,16 @@ class AppealStatus(StrEnum):
 
 
 class Appeal(SQLModel, table=True):
-    """A provider's one appeal (申诉) against a rejection, suspension or revocation."""
+    """One appeal (申诉) against one decision: a provider's against a rejection, suspension or revocation
+    (`whitelist_event_id`), or an enterprise's against its retrofit project's 不予入选 (`project_event_id`).
+    Exactly one of the two names the decision appealed against."""
 
-    __table_args__ = (UniqueConstraint("whitelist_event_id"),)
+    __table_args__ = (UniqueConstraint("whitelist_event_id"), UniqueConstraint("project_event_id"))
 
     id: int | None = Field(default=None, primary_key=True)
-    provider_id: int = Field(foreign_key="provider.id", index=True)
-    whitelist_event_id: int = Field(foreign_key="whitelistevent.id")  # the decision appealed against
+    provider_id: int | None = Field(default=None, foreign_key="provider.id", index=True)
+    whitelist_event_id: int | None = Field(default=None, foreign_key="whitelistevent.id")
+    project_event_id: int | None = Field(default=None, foreign_key="projectevent.id")
     reason: str = Field(sa_column=Column(Text, nullable=False))
     status: AppealStatus = Field(default=AppealStatus.pending, max_length=20, index=True)
     decided_by: int | None = Field(default=None, foreign_key="user.id")

@@ -17,6 +17,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from matchmaker.commands import seed_projects
 from matchmaker.commands.seed import DEMO_ADMIN_EMAIL, SeedReport
 from matchmaker.commands.seed_events import past_event
 from matchmaker.matching.search_index import SearchIndex
@@ -222,12 +223,20 @@ def published_ratings(act: Activity) -> None:
         act.report.count("ratings")
 
 
+def retrofit_projects(act: Activity) -> None:
+    """The 数字化技改项目白名单 at every review stage, some from the contracted dockings above."""
+    added = seed_projects.load(act.session, act.admin, act.today)
+    for _ in range(added):
+        act.report.count("retrofit_projects")
+
+
 ACTIVITY_STEPS: list[Callable[[Activity], None]] = [
     whitelist_standing,  # first: the providers it approves are matched too
     match_and_push,
     dockings_in_every_state,
     past_event,  # after the dockings: its own follow the meetings, on pairs with none yet
     published_ratings,
+    retrofit_projects,  # after the dockings it starts from
     quiet_outbox,
 ]
 

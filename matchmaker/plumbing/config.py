@@ -45,6 +45,10 @@ DEFAULTS: dict[str, Any] = {
     # Provider tiers (梯队): 名称:最低星级:最少验收项目数, best first (matchmaker/services/ratings.py)
     "MATCHMAKER_TIERS": "第一梯队:4:3,第二梯队:3:1,第三梯队:1:0",
     "MATCHMAKER_REGISTRATION_TTL_HOURS": 24,  # how long a registration's confirmation link stays valid
+    # 数字化技改项目白名单: the public notice (公示) in working days; holidays skipped besides weekends
+    # (ISO dates separated by commas, e.g. "2027-01-01,2027-02-10")
+    "MATCHMAKER_PROJECT_NOTICE_DAYS": 5,
+    "MATCHMAKER_HOLIDAYS": "",
 }
 
 _INT_KEYS = {
@@ -62,6 +66,7 @@ _INT_KEYS = {
     "MATCHMAKER_MAIL_BACKOFF_SECONDS",
     "MATCHMAKER_MAIL_INTERVAL",
     "MATCHMAKER_REGISTRATION_TTL_HOURS",
+    "MATCHMAKER_PROJECT_NOTICE_DAYS",
 }
 _FLOAT_KEYS = {
     "MATCHMAKER_PUSH_THRESHOLD",

@@ -30,10 +30,12 @@ from models import (
     Docking,
     DockingEvent,
     DockingStatus,
+    ProjectStatus,
     Provider,
     ProviderRating,
     ProviderStatus,
     RatingStatus,
+    RetrofitProject,
     SuccessCase,
     WhitelistEvent,
     begin_write,
@@ -187,11 +189,15 @@ def parse_period(text: str | None) -> Period:
 
 
 def retrofit_projects(session: Session, provider_id: int, period: Period) -> int:
-    """Projects on the 数字化技改项目白名单 the provider takes part in, selected by the end of the quarter.
-
-    The project whitelist is built separately (issue 16); until its table exists this counts 0, so the
-    component stays neutral for everyone. Plug the count in here, and nowhere else."""
-    return 0
+    """Projects on the 数字化技改项目白名单 the provider takes part in, selected before the quarter ended.
+    The providers of a project are a JSON list, so the (few) selected projects are filtered here."""
+    named = session.exec(
+        select(RetrofitProject.provider_ids).where(
+            col(RetrofitProject.status).in_([ProjectStatus.selected, ProjectStatus.completed]),
+            col(RetrofitProject.selected_on) < period.end,
+        )
+    )
+    return sum(provider_id in providers for providers in named)
 
 
 def gather(session: Session, provider_id: int, period: Period) -> Inputs:

@@ -376,7 +376,7 @@ def decide_appeal(
     today = today or date.today()
     begin_write(session)
     appeal = session.get(Appeal, appeal_id, with_for_update=True, populate_existing=True)
-    if appeal is None:
+    if appeal is None or appeal.provider_id is None:  # a retrofit project's appeal: decided on its page
         raise ServiceError("申诉不存在")
     if appeal.status != AppealStatus.pending:
         raise ServiceError("该申诉已经处理")

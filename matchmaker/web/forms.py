@@ -306,3 +306,43 @@ class RatingAppealDecisionForm(BaseForm):
     action = HiddenField(validators=[REQUIRED])  # upheld | dismissed
     stars = SelectField("申诉成立时改为", choices=STAR_CHOICES, coerce=int)
     reason = TextAreaField("处理理由（必填，将记入审计日志）", validators=[DataRequired(message="请填写处理理由")])
+
+
+class ProjectForm(BaseForm):
+    """An application to the 数字化技改项目白名单; the service checks the values (bounds, dates, providers)."""
+
+    docking_id = HiddenField()
+    name = StringField("项目名称", validators=[REQUIRED])
+    content = TextAreaField("建设内容（改造的产线/环节、部署的系统和装备）", validators=[REQUIRED])
+    total_investment = DecimalField("总投资（万元）", validators=[InputRequired(message="请填写总投资")], places=None)
+    digital_investment = DecimalField(
+        "其中数字化投资（万元，软件、系统、智能装备等）",
+        validators=[InputRequired(message="请填写数字化投资")],
+        places=None,
+    )
+    start_on = DateField("计划开始日期", validators=[InputRequired(message="请填写计划开始日期")])
+    end_on = DateField("计划完成日期", validators=[InputRequired(message="请填写计划完成日期")])
+    provider_ids = CheckboxesField("参与的服务商（信息库内，可多选）", coerce=int)
+    other_providers = StringField("其他服务商（不在信息库内的，可不填）", validators=[Optional()])
+    expected_result = TextAreaField("预期成效（如效率提升、目标成熟度等级）", validators=[REQUIRED])
+    target_maturity = SelectField(
+        "目标智能制造能力成熟度（可不填）", choices=choices(MATURITY_LEVELS | {0: "不填"}), default="0", coerce=int
+    )
+
+
+class ProjectDecisionForm(DecisionForm):
+    """An admin step on a retrofit project; the scores are read only for 评审打分."""
+
+    investment = IntegerField("投资规模（0-25）", validators=[Optional()])
+    digital_share = IntegerField("数字化投入占比（0-25）", validators=[Optional()])
+    provider = IntegerField("服务商实力（0-25）", validators=[Optional()])
+    replicability = IntegerField("可复制推广性（0-25）", validators=[Optional()])
+
+
+class ProgressForm(BaseForm):
+    percent = IntegerField("完成比例（%）", validators=[Optional()])
+    note = TextAreaField("进展说明", validators=[DataRequired(message="请填写说明")])
+
+
+class ReasonForm(BaseForm):
+    reason = TextAreaField("理由", validators=[DataRequired(message="请填写理由")])

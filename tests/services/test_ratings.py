@@ -19,6 +19,7 @@ from models import (
     AuditLog,
     Notification,
     ProviderRating,
+    RetrofitProject,
     Role,
     Solution,
     SuccessCase,
@@ -116,6 +117,38 @@ def test_rate_rates_every_approved_provider_from_the_quarter_and_is_idempotent(d
     # a quarter with nothing in it rates everyone three stars (the average)
     ratings.rate(db, "2026Q1", TIERS, AFTER)
     assert {r.stars for r in db.exec(select(ProviderRating).where(ProviderRating.period == "2026Q1"))} == {3}
+
+
+def test_projects_on_the_retrofit_whitelist_count_for_the_providers_they_name(db):
+    """Selected or completed projects selected before the quarter ended count; others do not."""
+    w = rated_world(db)
+    first, second = (p.id for p in w.providers)
+    for status, selected_on, providers in [
+        ("selected", date(2026, 5, 10), [first, second]),
+        ("completed", date(2026, 4, 1), [first]),
+        ("selected", AFTER, [first]),  # selected after the quarter
+        ("publicity", None, [first]),  # still on notice
+    ]:
+        project = RetrofitProject(
+            enterprise_id=w.enterprise.id,
+            name="技改项目",
+            content="产线数字化改造",
+            total_investment=100,
+            digital_investment=60,
+            start_on=date(2026, 1, 1),
+            end_on=date(2026, 12, 31),
+            provider_ids=providers,
+            expected_result="效率提升",
+            status=status,
+            selected_on=selected_on,
+        )
+        db.add(project)
+    db.commit()
+    quarter = ratings.parse_period(PERIOD)
+    assert (ratings.retrofit_projects(db, first, quarter), ratings.retrofit_projects(db, second, quarter)) == (2, 1)
+    ratings.rate(db, PERIOD, TIERS, AFTER)
+    counted = db.exec(select(ProviderRating).where(ProviderRating.provider_id == first)).one()
+    assert counted.inputs["retrofit"] == 2
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ reach sees none of an enterprise's contact details before it accepts that enterp
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 import pytest
@@ -40,6 +40,7 @@ from matchmaker.services import (
     publishing,
     push,
     ratings,
+    retrofit_projects,
     whitelist,
 )
 from matchmaker.services.notifications import notify
@@ -106,6 +107,26 @@ EVENT = EventWrite(
     registration_deadline=date.today() + timedelta(days=20),
     meeting_cap=3,
 )
+PROJECT = retrofit_projects.ProjectInput(
+    name="",
+    content="封边机联网与 MES 上线",
+    total_investment=200,
+    digital_investment=120,
+    start_on=date(2027, 4, 1),
+    end_on=date(2027, 12, 31),
+    expected_result="稼动率提升",
+    provider_ids=[],
+)
+PROJECT_FORM = {
+    "name": "退回后补正的技改项目",
+    "content": "封边机联网与 MES 上线，补充设备清单",
+    "total_investment": "200",
+    "digital_investment": "120",
+    "start_on": "2027-04-01",
+    "end_on": "2027-12-31",
+    "expected_result": "稼动率提升",
+    "target_maturity": "0",
+}
 SOLUTION_FORM = {
     "title": "封边机设备联网与产量看板（第二版）",
     "summary": "开料机、封边机联网",
@@ -241,6 +262,31 @@ def _held_event(db: Session, admin: User, ids: dict[str, int]) -> None:
     ids["event_held"] = event.id
 
 
+def _projects(db: Session, admin_id: int, ent_a: Enterprise, ent_b: Enterprise, provider: Provider) -> dict[str, int]:
+    """Enterprise A's retrofit projects at the steps the routes act on; B's on public notice."""
+    today = date.today()
+
+    def project(enterprise: Enterprise, name: str, *steps: str) -> int:
+        data = replace(PROJECT, name=name, provider_ids=[provider.id])
+        made = retrofit_projects.submit(db, enterprise.id, enterprise.user_id, data)
+        for step in steps:
+            day = today + timedelta(days=60) if step == "select" else today
+            scores = dict.fromkeys(retrofit_projects.CRITERIA, 20)
+            retrofit_projects.decide(db, made.id, step, admin_id, "审查", day, scores=scores)
+        return made.id
+
+    ids = {
+        "project": project(ent_a, "越权测试技改项目"),
+        "project_returned": project(ent_a, "退回的技改项目", "return"),
+        "project_selected": project(ent_a, "入选的技改项目", "accept", "score", "publicise", "select"),
+        "project_refused": project(ent_a, "未入选的技改项目", "accept", "score", "not_select"),
+        "project_appealed": project(ent_a, "申诉中的技改项目", "accept", "score", "not_select"),
+        "project_notice": project(ent_a, "公示中的技改项目", "accept", "score", "publicise"),
+    }
+    retrofit_projects.file_appeal(db, ids["project_appealed"], ent_a.id, ent_a.user_id, "评分有误")
+    return ids
+
+
 def build(app: Flask, db: Session, docking: bool = True, meeting: bool = True, held: bool = False) -> World:
     admin = accounts.create_admin(
         db, AccountCreate(email="authz-admin@example.com", password=PASSWORD, display_name="越权测试管理员")
@@ -332,6 +378,7 @@ def build(app: Flask, db: Session, docking: bool = True, meeting: bool = True, h
             ids["meeting"] = events.request_meeting(
                 db, engine(), search_index(), open_id, "enterprise", ent_a.id, ent_a.user_id, need.id, iot.id, "想了解"
             ).id
+    ids |= _projects(db, admin.id, ent_a, ent_b, prov_a)
     if docking:
         ids["docking"] = dockings.request_docking(db, ent_a.id, ent_a.user_id, need.id, iot.id, "请联系", 5).id
     if held:
@@ -739,6 +786,64 @@ CASES = [
         control_url=lambda i: f"/api/v1/providers/{i['provider_a']}",
     ),
 ]
+CASES += [
+    # the 数字化技改项目白名单: enterprise A's projects; anyone logged in but A objects during the notice
+    Case("projects.detail", lambda i: f"/projects/{i['project']}", dict.fromkeys(ACTORS[1:], 404), "ent_a"),
+    Case(
+        "projects.edit",
+        lambda i: f"/projects/{i['project_returned']}/edit",
+        ENTERPRISE_NEED,
+        "ent_a",
+        data=lambda i: PROJECT_FORM | {"provider_ids": [str(i["provider_a"])]},
+    ),
+    Case(
+        "projects.progress",
+        lambda i: f"/projects/{i['project_selected']}/progress",
+        ENTERPRISE_NEED,
+        "ent_a",
+        data=lambda i: {"percent": "40", "note": "设备安装完成"},
+        methods=("POST",),
+    ),
+    Case(
+        "projects.complete",
+        lambda i: f"/projects/{i['project_selected']}/complete",
+        ENTERPRISE_NEED,
+        "ent_a",
+        data=lambda i: {"complete-reason": "系统上线", "complete-csrf_token": CSRF},
+        methods=("POST",),
+    ),
+    Case(
+        "projects.appeal",
+        lambda i: f"/projects/{i['project_refused']}/appeal",
+        ENTERPRISE_NEED,
+        "ent_a",
+        data=lambda i: {"appeal-reason": "投资占比计算有误", "appeal-csrf_token": CSRF},
+        methods=("POST",),
+    ),
+    Case(
+        "projects.objection",
+        lambda i: f"/projects/{i['project_notice']}/objection",
+        {"ent_a": 403},
+        "ent_b",
+        data=lambda i: {"objection-reason": "投资额存疑", "objection-csrf_token": CSRF},
+        methods=("POST",),
+    ),
+    Case("admin.project_detail", lambda i: f"/admin/projects/{i['project']}", ADMIN_ONLY, "admin"),
+    Case(
+        "admin.project_decide",
+        lambda i: f"/admin/projects/{i['project']}/decide",
+        ADMIN_ONLY,
+        "admin",
+        data=lambda i: {"action": "accept", "reason": "材料齐全"},
+    ),
+    Case(
+        "admin.project_appeal",
+        lambda i: f"/admin/projects/{i['project_appealed']}/appeal",
+        ADMIN_ONLY,
+        "admin",
+        data=lambda i: {"appeal-action": "dismissed", "appeal-reason": "维持", "appeal-csrf_token": CSRF},
+    ),
+]
 CSRF = "<the session's CSRF token>"  # a form value filled in when the request is sent
 NOT_OBJECTS = {"static", "auth.reset", "auth.register_confirm"}  # path arguments naming no object (a token)
 
@@ -760,6 +865,8 @@ def test_every_rule_naming_an_object_has_a_row(app):
     names += ["event", "event_open", "event_closed", "meeting", "need_b", "registration", "user", "user_off"]
     names += ["held", "promising", "token", "event_held"]
     names += ["rating", "rating_appeal", "rating_published"]
+    names += ["project", "project_returned", "project_selected", "project_refused", "project_appealed"]
+    names += ["project_notice"]
     ids = dict.fromkeys(names, 7) | {"provider_a": 7, "provider_off": 8}
     for case in CASES:
         for url in (case.url(ids), (case.control_url or case.url)(ids)):

@@ -9,6 +9,7 @@ whose guard lets only administrators in.
 - `accounts`: 账号管理, disabling and enabling accounts and forcing password resets;
 - `events`: matchmaking events (链上坪山 供需对接会);
 - `outbox`: undelivered mail and re-queueing it;
+- `projects`: the 数字化技改项目白名单 review (its export is one of the dashboard's);
 - `ratings`: 评星评级, the quarterly provider ratings, their adjustment, publication and appeals.
 
 Like every view, these call services (and read the search index through `plumbing.extensions`);
@@ -29,6 +30,7 @@ from matchmaker.web.admin import (  # noqa: E402,F401  (routes on bp)
     events,
     imports,
     outbox,
+    projects,
     ratings,
     review,
     taxonomy,

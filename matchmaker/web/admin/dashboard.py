@@ -23,7 +23,7 @@ from matchmaker.plumbing.errors import error_page
 from matchmaker.plumbing.extensions import search_index
 from matchmaker.plumbing.pagination import Page, requested_page
 from matchmaker.plumbing.security import no_store
-from matchmaker.services import audit, event_report, exports, matching, maturity, stats
+from matchmaker.services import audit, event_report, exports, matching, maturity, retrofit_projects, stats
 from matchmaker.services import taxonomy as taxonomy_service
 from matchmaker.services.labels import NEED_STATUS_LABELS, PROVIDER_STATUS_LABELS
 from matchmaker.web.admin import bp, charts
@@ -279,6 +279,10 @@ class ProviderExportForm(BaseForm):
     status = SelectField("入库状态", choices=choices({"": "全部"} | PROVIDER_STATUS_LABELS), validators=[Optional()])
 
 
+class ProjectExportForm(BaseForm):
+    format = SelectField("文件格式", choices=choices(FORMATS))
+
+
 @bp.route("/dashboard")
 def dashboard():
     session = get_session()
@@ -351,6 +355,12 @@ def export(kind: str):
             abort(400)
         sheet = exports.providers_sheet(session, ProviderStatus(form.status.data) if form.status.data else None)
         filters = {"status": form.status.data or "all"}
+    elif kind == "projects":  # the 数字化技改项目白名单, for city fund applications
+        form = ProjectExportForm()
+        if not form.validate_on_submit():
+            abort(400)
+        sheet = retrofit_projects.export_sheet(session)
+        filters = {"status": "selected"}
     else:
         abort(404)
     content, mimetype = exports.render(sheet, form.format.data)

@@ -11,7 +11,7 @@ from matchmaker.plumbing.db import engine, get_session
 from matchmaker.plumbing.extensions import search_index
 from matchmaker.plumbing.pagination import Page, requested_page
 from matchmaker.plumbing.security import no_store
-from matchmaker.services import audit, providers, ratings, whitelist
+from matchmaker.services import audit, providers, ratings, retrofit_projects, whitelist
 from matchmaker.services.errors import ServiceError
 from matchmaker.web import delivery
 from matchmaker.web.admin import bp
@@ -32,7 +32,13 @@ def home():
             select(func.count()).select_from(Solution).where(Solution.status == SolutionStatus.published)
         ).one(),
     }
-    return render_template("admin/home.html", counts=counts, status_counts=whitelist.status_counts(session))
+    return render_template(
+        "admin/home.html",
+        counts=counts,
+        status_counts=whitelist.status_counts(session),
+        project_counts=retrofit_projects.status_counts(session),
+        project_appeals=len(retrofit_projects.pending_appeals(session)),
+    )
 
 
 @bp.route("/providers")
@@ -153,7 +159,7 @@ def appeal_list():
 @bp.route("/appeals/<int:appeal_id>/decide", methods=["POST"])
 def decide_appeal(appeal_id: int):
     appeal = get_session().get(Appeal, appeal_id)
-    if appeal is None:
+    if appeal is None or appeal.provider_id is None:  # a project's appeal is decided on the project's page
         abort(404)
     provider_id = appeal.provider_id
     form = DecisionForm(prefix=f"appeal{appeal_id}")
