@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
 from matchmaker.services import accounts, taxonomy
@@ -28,6 +28,12 @@ from models.schemas import EnterpriseProfile, EnterpriseRegistration, ProviderPr
 ROLE_WORDS = {Role.enterprise: "企业", Role.provider: "服务商"}
 CONFIRM_PATH = "/auth/register/confirm/"
 INVALID_LINK = "确认链接无效、已使用或已过期，请重新注册"
+# Registration mails to one address per hour: the form answers the same either way, so beyond this the
+# form cannot be used to flood someone's mailbox; the earlier links still work.
+MAILS_PER_HOUR = 3
+CONFIRM_TITLE = "请确认您的注册邮箱"
+ACCOUNT_EXISTS_TITLE = "关于您的注册申请"
+MAIL_WINDOW = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -56,11 +62,15 @@ def start(
     password_hash = accounts.hash_password(data.password)  # in every branch: the same time for each
     email = data.email.strip().lower()
     token = None
+    session.exec(delete(PendingRegistration).where(col(PendingRegistration.expires_at) <= now))
+    if _recent_mails(session, email, now) >= MAILS_PER_HOUR:  # nothing more to this address for now
+        session.commit()
+        return None
     if accounts.email_taken(session, email):
-        _mail(session, email, "关于您的注册申请", _ACCOUNT_EXISTS, "/auth/login")
+        _mail(session, email, ACCOUNT_EXISTS_TITLE, _ACCOUNT_EXISTS, "/auth/login")
     elif accounts.credit_code_taken(session, role, data.credit_code):
         body = _CODE_TAKEN.format(role=ROLE_WORDS[role], name=data.name, code=data.credit_code)
-        _mail(session, email, "关于您的注册申请", body, "")
+        _mail(session, email, ACCOUNT_EXISTS_TITLE, body, "")
     else:
         token = secrets.token_urlsafe(32)
         form = data.model_dump(mode="json", exclude={"password"})
@@ -77,7 +87,7 @@ def start(
         )
         hours = max(1, int(ttl.total_seconds() // 3600))
         body = _CONFIRM.format(role=ROLE_WORDS[role], name=data.name, hours=hours, contact=data.contact_name)
-        _mail(session, email, "请确认您的注册邮箱", body, CONFIRM_PATH + token)
+        _mail(session, email, CONFIRM_TITLE, body, CONFIRM_PATH + token)
     session.commit()
     return token
 
@@ -115,6 +125,20 @@ def confirm(session: Session, token: str, now: datetime) -> Confirmed:
         session.commit()
         raise
     return Confirmed(user, role)
+
+
+def _recent_mails(session: Session, email: str, now: datetime) -> int:
+    """Registration mails queued to `email` within MAIL_WINDOW."""
+    subjects = [f"{SUBJECT_PREFIX}{title}" for title in (ACCOUNT_EXISTS_TITLE, CONFIRM_TITLE)]
+    return session.exec(
+        select(func.count())
+        .select_from(OutboxMail)
+        .where(
+            OutboxMail.to_address == email,
+            col(OutboxMail.subject).in_(subjects),
+            col(OutboxMail.created_at) > now - MAIL_WINDOW,
+        )
+    ).one()
 
 
 def _mail(session: Session, to: str, title: str, body: str, link: str) -> None:

@@ -141,3 +141,24 @@ def test_two_links_for_one_email_make_one_account(client, db):
     assert late.status_code == 409 and "该邮箱已注册" in late.get_data(as_text=True)  # to the mailbox's owner
     assert _count(db, User) == 1
     assert client.get(first).status_code == 404  # spent
+
+
+def test_the_form_cannot_flood_a_mailbox_and_expired_registrations_are_dropped(client, db):
+    """Beyond MAILS_PER_HOUR registration mails to one address within the hour the form answers the same
+    and queues nothing; a registration whose link expired is deleted by the next registration."""
+    answers = set()
+    for serial in range(registration.MAILS_PER_HOUR + 2):
+        response = _submit(client, "enterprise", enterprise_form(serial=serial + 1, email="victim@example.com"))
+        answers.add((response.status_code, response.headers["Location"]))
+    assert len(answers) == 1 and len(_mails_to(db, "victim@example.com")) == registration.MAILS_PER_HOUR
+    assert len(_mails_to(db, "factory9@example.com")) == 0
+    _submit(client, "enterprise", enterprise_form(serial=9))
+    assert len(_mails_to(db, "factory9@example.com")) == 1  # another address is not held back
+
+    for pending in db.exec(select(PendingRegistration)):
+        pending.expires_at = utcnow() - timedelta(seconds=1)
+        db.add(pending)
+    db.commit()
+    _submit(client, "enterprise", enterprise_form(serial=10))
+    db.expire_all()
+    assert [p.email for p in db.exec(select(PendingRegistration))] == ["factory10@example.com"]
