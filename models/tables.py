@@ -101,6 +101,12 @@ class Enterprise(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
+    @property
+    def full_address(self) -> str:
+        """The postal address: district and street before the detail, unless the detail already has them."""
+        district = f"深圳市坪山区{self.street}"
+        return self.address if self.address.startswith(("深圳", "坪山")) else f"{district}{self.address}"
+
 
 class ProviderStatus(StrEnum):
     draft = "draft"  # registered, not yet applied for the whitelist

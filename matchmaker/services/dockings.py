@@ -451,7 +451,7 @@ def view(session: Session, party: Party, org_id: int, docking_id: int) -> Dockin
     shared = contact_visible(docking, party, provider)  # each side always sees its own
     contact = provider_contact = None
     if shared or party == E:
-        contact = Contact(enterprise.contact_name, enterprise.phone, enterprise.email, enterprise.address)
+        contact = Contact(enterprise.contact_name, enterprise.phone, enterprise.email, enterprise.full_address)
     if shared or party == P:
         provider_contact = Contact(provider.contact_name, provider.phone, provider.email)
     card = EnterpriseCard(enterprise.name, enterprise.industry, enterprise.size_class, enterprise.street, contact)
