@@ -8,7 +8,7 @@ score each passage (the title, each module, each clause of the description) and 
 a * whole + (1 - a) * passage. Every setting gets the same tables as `flask tune-weights` (signals
 normalised per need, the same folds and grid), and `tuning.cross_validate_settings` reports the
 held-out NDCG@10 of each with weights chosen per fold, and of choosing the setting with the weights.
-Measured (USE) and not adopted: see README "Match quality".
+Measured (USE) and not adopted: see the README next to `evaluate`.
 """
 
 import argparse
