@@ -23,17 +23,21 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from datetime import time as time_of_day
 
 import pytest
 from openpyxl import load_workbook
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from matchmaker.plumbing.db import engine
 from matchmaker.services.exports import FORMULA_STARTS
 from models import (
     AuditLog,
     Docking,
     DockingStatus,
     Enterprise,
+    Event,
+    EventMeeting,
     MatchResult,
     Need,
     Provider,
@@ -304,7 +308,40 @@ def evil(db: Session) -> None:
             ),
         ]
     )
+    db.flush()
+    event = Event(
+        title=EVIL[5],
+        event_date=date(2026, 3, 20),
+        venue=EVIL[6],
+        start_time=time_of_day(14, 0),
+        slot_minutes=20,
+        slot_count=6,
+        tables=4,
+        registration_deadline=datetime(2026, 3, 15, tzinfo=UTC),
+        meeting_cap=5,
+        status="closed",
+    )
+    db.add(event)
+    db.flush()
+    db.add(
+        EventMeeting(
+            event_id=event.id,
+            need_id=need.id,
+            solution_id=solution.id,
+            enterprise_id=enterprise.id,
+            provider_id=provider.id,
+            requested_by="enterprise",
+            message=EVIL[7],
+            status="accepted",
+        )
+    )
     db.commit()
+
+
+def _event_report(client) -> str:
+    """The export address of the evil fixture's event."""
+    with client.application.app_context(), Session(engine()) as session:
+        return f"/admin/events/{session.exec(select(Event.id)).one()}/report/export"
 
 
 def _import_report_token(client) -> str:
@@ -323,6 +360,9 @@ EXPORTS = {
     "admin.export_solutions": [("/admin/solutions", "/admin/solutions/export", {})],
     "admin.export_dockings": [("/admin/dockings", "/admin/dockings/export", {})],
     "admin.import_report": [("/admin/import", "/admin/import/report", {"report": _import_report_token})],
+    "admin.event_report_export": [  # the summary sheet holds figures only; the meetings sheet names people
+        ("/admin/dashboard", _event_report, {"kind": "meetings"}),
+    ],
     "admin.import_template": [
         (None, "/admin/import/template/providers.{fmt}", {}),
         (None, "/admin/import/template/solutions.{fmt}", {}),
@@ -359,6 +399,7 @@ def _cells(content: bytes, fmt: str) -> list[str]:
 def test_no_export_carries_a_formula(admin_client, evil, endpoint, fmt):
     for page, url, form in EXPORTS[endpoint]:
         values = {name: value(admin_client) if callable(value) else value for name, value in form.items()}
+        url = url(admin_client) if callable(url) else url
         if page is None:
             response = admin_client.get(url.format(fmt=fmt))
         else:
