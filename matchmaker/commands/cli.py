@@ -147,16 +147,21 @@ def reindex_command(force: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="print the figures as JSON on the last line")
 @click.option("--encoder", default=None, help="encoder spec (default: MATCHMAKER_ENCODER)")
 @click.option("--only", metavar="REGEX", default=None, help="evaluate only the needs whose id matches REGEX")
-def evaluate_command(paths: tuple[str, ...], as_json: bool, encoder: str | None, only: str | None) -> None:
+@click.option("--no-nearest", is_flag=True, help="map solutions onto capabilities by their phrases only")
+def evaluate_command(
+    paths: tuple[str, ...], as_json: bool, encoder: str | None, only: str | None, no_nearest: bool
+) -> None:
     """Match quality on labelled sets (NDCG@10, MRR@10, Recall@10), a table per file and their macro
     average, in memory: the database is not touched."""
     from embeddings import load_encoder
+    from matchmaker.matching.capabilities import NEAREST_THRESHOLD
     from matchmaker.matching.evaluation import DEFAULT_TAXONOMY, evaluate, load_taxonomy, report
 
     model = load_encoder(encoder or current_app.config["MATCHMAKER_ENCODER"])
     taxonomy = load_taxonomy(DEFAULT_TAXONOMY)
     keep = re.compile(only).search if only else None
-    text, figures = report({path: evaluate(path, model, taxonomy, only=keep) for path in paths})
+    nearest = None if no_nearest else NEAREST_THRESHOLD
+    text, figures = report({path: evaluate(path, model, taxonomy, only=keep, nearest=nearest) for path in paths})
     click.echo(text)
     if as_json:
         click.echo(json.dumps(figures, ensure_ascii=False))
@@ -168,17 +173,46 @@ def evaluate_command(paths: tuple[str, ...], as_json: bool, encoder: str | None,
 @click.option("--folds", default=5, show_default=True, type=click.IntRange(2, 20), help="cross-validation folds")
 @click.option("--step", default=0.1, show_default=True, type=click.FloatRange(0.05, 0.5), help="grid step")
 @click.option("--encoder", default=None, help="encoder spec (default: MATCHMAKER_ENCODER)")
-def tune_weights_command(paths: tuple[str, ...], folds: int, step: float, encoder: str | None) -> None:
+@click.option(
+    "--nearest",
+    metavar="T1,T2,...",
+    default=None,
+    help="also cross-validate the nearest-capability threshold over these values and off",
+)
+def tune_weights_command(
+    paths: tuple[str, ...], folds: int, step: float, encoder: str | None, nearest: str | None
+) -> None:
     """Fusion weights by cross-validation over several labelled sets; prints held-out figures only."""
     from embeddings import load_encoder
     from matchmaker.matching.evaluation import DEFAULT_TAXONOMY, load_taxonomy
     from matchmaker.matching.fusion import DEFAULT_WEIGHTS
-    from matchmaker.matching.tuning import cross_validate, format_cross_validation, need_tables, single_signals
+    from matchmaker.matching.tuning import (
+        cross_validate,
+        cross_validate_settings,
+        format_cross_validation,
+        format_settings,
+        need_tables,
+        single_signals,
+    )
 
     if len(paths) < 2:
         raise click.ClickException("至少需要两个标注集：只在一个文件上调权重会过拟合")
     model = load_encoder(encoder or current_app.config["MATCHMAKER_ENCODER"])
     taxonomy = load_taxonomy(DEFAULT_TAXONOMY)
+    if nearest is not None:
+        try:
+            thresholds = [float(value) for value in nearest.split(",") if value.strip()]
+        except ValueError as error:
+            raise click.ClickException("--nearest 须为逗号分隔的数值，例如 0.45,0.5,0.55") from error
+        if not thresholds or any(not 0.0 <= t <= 1.0 for t in thresholds):
+            raise click.ClickException("--nearest 的每个阈值须在 0 到 1 之间")
+        settings = {"nearest off": None} | {f"nearest {t:g}": t for t in thresholds}
+        tables_of = {
+            name: [table for path in paths for table in need_tables(path, model, taxonomy, value)]
+            for name, value in settings.items()
+        }
+        click.echo(format_settings(cross_validate_settings(tables_of, folds=folds, step=step)))
+        return
     tables = [table for path in paths for table in need_tables(path, model, taxonomy)]
     fixed = {"DEFAULT_WEIGHTS (current)": DEFAULT_WEIGHTS} | single_signals()
     click.echo(format_cross_validation(cross_validate(tables, folds=folds, step=step, fixed=fixed)))

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from embeddings import Encoder, LexicalIndex, VectorIndex
+from matchmaker.matching.capabilities import NEAREST_THRESHOLD, CapabilityVectors, uncaught_sentences
 from matchmaker.matching.explanation import solution_scans
 from matchmaker.matching.exposure import EXPOSURE_PER_PROVIDER, EXPOSURE_TOP
 from matchmaker.matching.fusion import DEFAULT_WEIGHTS, BatchScorer, RankedMatch, Weights, need_terms, rank
@@ -120,10 +121,19 @@ class MatchEngine:
     Not thread-safe for writes (the indexes are not): callers serialise upsert/remove against match.
     """
 
-    def __init__(self, encoder: Encoder, taxonomy: Taxonomy, weights: Weights = DEFAULT_WEIGHTS) -> None:
+    def __init__(
+        self,
+        encoder: Encoder,
+        taxonomy: Taxonomy,
+        weights: Weights = DEFAULT_WEIGHTS,
+        nearest: float | None = NEAREST_THRESHOLD,
+    ) -> None:
+        """`nearest`: the cosine at which a solution's sentence no tag phrase catches is given its
+        nearest capability tag (`capabilities`); None maps none."""
         self.encoder = encoder
         self.taxonomy = taxonomy
         self.weights = weights
+        self.nearest = nearest
         self._vectors = VectorIndex(encoder.dim)
         self._lexical = LexicalIndex()
         self._docs: dict[int, SolutionDoc] = {}
@@ -156,7 +166,8 @@ class MatchEngine:
         """Add or replace solutions; `vectors` (one row per doc) are encoded here when not given.
 
         A solution without tags gets the tags suggested from its text, as a solution published through
-        the web form would.
+        the web form would; then the nearest capabilities of its sentences that name none are added
+        (one batch encoding for all the docs).
         """
         if not docs:
             return
@@ -169,8 +180,8 @@ class MatchEngine:
         ids = [doc.id for doc in docs]
         self._vectors.upsert(ids, vectors)
         self._lexical.upsert(ids, [doc_text(doc) for doc in docs])
-        for doc in docs:
-            self._docs[doc.id] = tagged = self._tagged(doc)
+        for doc in self._with_nearest([self._tagged(doc) for doc in docs]):
+            self._docs[doc.id] = tagged = doc
             self._texts.put(doc.id, "\n".join((doc.title, doc.summary, doc.description)))
             self._add_row(tagged)
 
@@ -214,6 +225,26 @@ class MatchEngine:
         if doc.tags:
             return doc
         return replace(doc, tags=suggest(doc_text(doc), self.taxonomy).tags)
+
+    def _with_nearest(self, docs: list[SolutionDoc]) -> list[SolutionDoc]:
+        """`docs` with the nearest capability tags of their uncaught sentences added to their tags."""
+        if self.nearest is None or not docs:
+            return docs
+        sentences = [uncaught_sentences(doc.description, doc.modules, self.taxonomy) for doc in docs]
+        flat = [text for texts in sentences for text in texts]
+        if not flat:
+            return docs
+        vectors = np.asarray(self.encoder.encode(flat), dtype=np.float32)
+        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        capabilities = CapabilityVectors.of(self.taxonomy, self.encoder)
+        out, start = [], 0
+        for doc, texts in zip(docs, sentences, strict=True):
+            found = capabilities.nearest(vectors[start : start + len(texts)], self.nearest)
+            start += len(texts)
+            known = self.taxonomy.canonical_tags(doc.tags)
+            extra = tuple(name for name in found if name not in known)
+            out.append(replace(doc, tags=doc.tags + extra) if extra else doc)
+        return out
 
     def remove(self, ids: Iterable[int]) -> None:
         ids = [int(i) for i in ids]

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from embeddings import Encoder, load_encoder
+from matchmaker.matching.capabilities import NEAREST_THRESHOLD
 from matchmaker.matching.engine import MatchEngine, SolutionDoc, doc_text
 from matchmaker.matching.fusion import DEFAULT_WEIGHTS, SIGNALS, Weights, rank
 from matchmaker.matching.signals import NeedProfile, maturity_range
@@ -183,8 +184,14 @@ def baseline_weights(weights: Weights = DEFAULT_WEIGHTS) -> dict[str, Weights]:
     }
 
 
-def build_engine(labelled: LabelledSet, encoder: Encoder, taxonomy: Taxonomy, weights: Weights) -> MatchEngine:
-    engine = MatchEngine(encoder, taxonomy, weights)
+def build_engine(
+    labelled: LabelledSet,
+    encoder: Encoder,
+    taxonomy: Taxonomy,
+    weights: Weights,
+    nearest: float | None = NEAREST_THRESHOLD,
+) -> MatchEngine:
+    engine = MatchEngine(encoder, taxonomy, weights, nearest)
     engine.upsert(labelled.solutions)
     return engine
 
@@ -210,15 +217,17 @@ def evaluate(
     *,
     weights: Weights = DEFAULT_WEIGHTS,
     only: Callable[[str], bool] | None = None,
+    nearest: float | None = NEAREST_THRESHOLD,
 ) -> dict:
-    """Metrics of the full ranker and of each baseline; `only` keeps the needs whose file id it accepts.
+    """Metrics of the full ranker and of each baseline; `only` keeps the needs whose file id it accepts,
+    `nearest` is the nearest-capability threshold (None: phrases only).
 
     Returns {"full": {metric: value}, "baselines": {"semantic" | "lexical" | "structured": {metric: value}}}.
     """
     labelled = load_labelled_set(path, taxonomy)
     if only is not None:
         labelled = replace(labelled, needs=tuple(n for n in labelled.needs if only(n.key)))
-    systems = run(labelled, build_engine(labelled, encoder, taxonomy, weights))
+    systems = run(labelled, build_engine(labelled, encoder, taxonomy, weights, nearest))
     return {
         "full": metrics(systems["full"], labelled.needs),
         "baselines": {name: metrics(systems[name], labelled.needs) for name in baseline_weights()},

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from embeddings import Encoder
+from matchmaker.matching.capabilities import NEAREST_THRESHOLD
 from matchmaker.matching.evaluation import CUTOFF, LabelledSet, build_engine, load_labelled_set
 from matchmaker.matching.fusion import DEFAULT_WEIGHTS, SIGNALS, Scale, Weights, need_terms
 from matchmaker.matching.signals import signals
@@ -41,14 +42,22 @@ class NeedTable:
     ideal: float  # DCG@10 of the best possible order
 
 
-def need_tables(path: str | Path, encoder: Encoder, taxonomy: Taxonomy) -> list[NeedTable]:
-    """A table per judged need of the labelled set at `path`."""
-    return labelled_tables(str(path), load_labelled_set(path, taxonomy), encoder, taxonomy)
+def need_tables(
+    path: str | Path, encoder: Encoder, taxonomy: Taxonomy, nearest: float | None = NEAREST_THRESHOLD
+) -> list[NeedTable]:
+    """A table per judged need of the labelled set at `path`; `nearest` as `MatchEngine` takes it."""
+    return labelled_tables(str(path), load_labelled_set(path, taxonomy), encoder, taxonomy, nearest)
 
 
-def labelled_tables(source: str, labelled: LabelledSet, encoder: Encoder, taxonomy: Taxonomy) -> list[NeedTable]:
+def labelled_tables(
+    source: str,
+    labelled: LabelledSet,
+    encoder: Encoder,
+    taxonomy: Taxonomy,
+    nearest: float | None = NEAREST_THRESHOLD,
+) -> list[NeedTable]:
     """A table per judged need of `labelled` (a file's set, or one built from the platform's outcomes)."""
-    engine = build_engine(labelled, encoder, taxonomy, DEFAULT_WEIGHTS)
+    engine = build_engine(labelled, encoder, taxonomy, DEFAULT_WEIGHTS, nearest)
     tables = []
     for need in labelled.needs:
         if not any(grade >= 1 for grade in need.relevant.values()):
@@ -135,6 +144,61 @@ def cross_validate(
         baselines[name] = {source: float(scores[labels == source].mean()) for source in dict.fromkeys(sources)}
     best = grid[int(np.argmax(macro(ndcg, sources)))]
     return CrossValidation(grid, chosen, per_source, baselines, best)
+
+
+@dataclass(frozen=True)
+class SettingValidation:
+    """Cross-validation of a setting (e.g. the nearest-capability threshold) chosen with the weights."""
+
+    alone: dict[str, dict[str, float]]  # setting -> source -> held-out NDCG@10, weights chosen per fold
+    joint: dict[str, float]  # source -> held-out NDCG@10, setting and weights chosen per fold together
+    picks: list[str]  # per fold, the setting chosen on the other folds
+    best: str  # the setting of the grid point best over all needs: the one to adopt
+
+
+def cross_validate_settings(
+    tables: dict[str, Sequence[NeedTable]], *, folds: int = 5, step: float = 0.1
+) -> SettingValidation:
+    """For settings that change the tables (the same needs in the same order under each), the held-out
+    NDCG@10 of each setting with weights chosen per fold, and of choosing setting and weights together
+    on the training folds: the figure that says whether the setting can be chosen without overfitting."""
+    grid = weight_grid(step)
+    names = list(tables)
+    first = tables[names[0]]
+    sources = [t.source for t in first]
+    labels = np.asarray(sources)
+    fold = folds_of(first, folds)
+    matrices = {name: ndcg_matrix(tables[name], grid) for name in names}
+
+    def held_out(ndcg: np.ndarray) -> tuple[dict[str, float], list[int]]:
+        held, picks = np.zeros(len(first)), []
+        for k in range(folds):
+            train = fold != k
+            picks.append(int(np.argmax(macro(ndcg[train], list(labels[train])))))
+            held[~train] = ndcg[~train, picks[-1]]
+        return {source: float(held[labels == source].mean()) for source in dict.fromkeys(sources)}, picks
+
+    alone = {name: held_out(matrix)[0] for name, matrix in matrices.items()}
+    together = np.concatenate([matrices[name] for name in names], axis=1)
+    joint, picks = held_out(together)
+    best = names[int(np.argmax(macro(together, sources))) // len(grid)]
+    return SettingValidation(alone, joint, [names[p // len(grid)] for p in picks], best)
+
+
+def format_settings(result: SettingValidation) -> str:
+    sources = list(result.joint)
+    header = f"{'setting':<34}" + "".join(f"{Path(s).name:>22}" for s in sources) + f"{'macro':>9}"
+    lines = ["NDCG@10 on held-out folds, weights chosen per fold", header]
+
+    def row(label: str, figures: dict[str, float]) -> str:
+        values = [figures[s] for s in sources]
+        return f"{label:<34}" + "".join(f"{v:>22.3f}" for v in values) + f"{np.mean(values):>9.3f}"
+
+    lines += [row(name, figures) for name, figures in result.alone.items()]
+    lines.append(row("setting chosen per fold too", result.joint))
+    lines.append("settings chosen per fold: " + ", ".join(result.picks))
+    lines.append(f"best over all needs (to adopt): {result.best}")
+    return "\n".join(lines)
 
 
 def single_signals() -> dict[str, Weights]:
