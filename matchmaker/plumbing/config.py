@@ -22,14 +22,14 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     # Precise push (精准推送); the threshold is explained in matchmaker/services/push.py
-    "MATCHMAKER_PUSH_THRESHOLD": 0.81,  # the 高度匹配 band (MATCHMAKER_BAND_HIGH)
+    "MATCHMAKER_PUSH_THRESHOLD": 0.80,  # the 高度匹配 band (MATCHMAKER_BAND_HIGH)
     "MATCHMAKER_PUSH_PER_PROVIDER_DAY": 5,
     "MATCHMAKER_PUSH_PER_ENTERPRISE_DAY": 5,
     "MATCHMAKER_PUSH_PER_NEED": 3,
     # Match bands shown on need pages, derived by `flask match-bands` (matchmaker/matching/bands.py) from
     # seed_data/dev_set.json + the real development set: results >= each are 91% / 70% / 40% relevant
-    "MATCHMAKER_BAND_HIGH": 0.81,
-    "MATCHMAKER_BAND_GOOD": 0.71,
+    "MATCHMAKER_BAND_HIGH": 0.80,
+    "MATCHMAKER_BAND_GOOD": 0.70,
     "MATCHMAKER_BAND_PARTIAL": 0.58,
     # Email outbox: with no SMTP host, mail stays queued (see matchmaker/services/mail.py)
     "MATCHMAKER_SMTP_HOST": "",

@@ -5,7 +5,7 @@ Every push is a `PushRecord` row written with its notification and queued email 
 the caps below are counted from the records and pushing the same pair twice does nothing.
 
 Threshold. A match is pushed when it is among the first PUSH_TOP places and scores at least
-MATCHMAKER_PUSH_THRESHOLD, by default the 高度匹配 band's cut-off (0.81): the lowest score from which
+MATCHMAKER_PUSH_THRESHOLD, by default the 高度匹配 band's cut-off (0.80): the lowest score from which
 the labelled sets' results, read from the top down, stay at least 90 % relevant (`flask match-bands
 seed_data/dev_set.json seed_data/real_dev_set.json`, USE encoder, min-max scaled fusion; see the
 README's match bands). A provider is thus told only of needs its solution fits very well; the
