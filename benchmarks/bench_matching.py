@@ -49,6 +49,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from embeddings import Encoder, load_encoder
+from embeddings.memory import release_free_memory
 from matchmaker.matching.engine import DEFAULT_K, MatchEngine, SolutionDoc, doc_text
 from matchmaker.matching.evaluation import load_labelled_set
 from matchmaker.matching.signals import NeedProfile
@@ -227,6 +228,7 @@ def bench_size(
     build_s = time.perf_counter() - start
     del docs
     gc.collect()
+    release_free_memory()  # as the search index does after a full build (embeddings/memory.py)
     log(f"[{n}] built in {build_s:.1f} s; matching {len(needs)} needs ...")
 
     # The first search moves the indexes' newest entries into place; then the memory is read, before

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from embeddings import Encoder, load_encoder
+from embeddings.memory import release_free_memory
 from embeddings.shared import SharedEncoder
 from matchmaker.matching.engine import MatchEngine, SolutionDoc, doc_text
 from matchmaker.matching.fusion import DEFAULT_WEIGHTS, SIGNALS, RankedMatch, Weights
@@ -365,6 +366,8 @@ class SearchIndex:
         priors = published_priors(session)
         docs = [to_doc(s, priors.get(s.provider_id, NEUTRAL)) for s in _matchable_solutions(session)]
         engine.upsert(docs, stored_vectors(session, self.encoder, docs))
+        del docs
+        release_free_memory()
         self._engine, self._applied_seq = engine, seq
 
     def _catch_up(self, session: Session, seq: int) -> None:
