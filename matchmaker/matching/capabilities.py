@@ -47,8 +47,7 @@ class CapabilityVectors:
         for tag in taxonomy.tags:
             starts.append(len(texts))
             texts.extend(dict.fromkeys(t for t in (tag.name, *tag.synonyms) if t.strip()))
-        vectors = np.asarray(encoder.encode(texts), dtype=np.float32) if texts else np.zeros((0, encoder.dim))
-        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        vectors = encoder.encode(texts) if texts else np.zeros((0, encoder.dim), dtype=np.float32)  # unit rows
         made = cls(tuple(tag.name for tag in taxonomy.tags), np.asarray(starts, dtype=np.intp), vectors)
         if len(memo) < 1024:
             memo[key] = made

@@ -181,9 +181,9 @@ class MatchEngine:
         self._vectors.upsert(ids, vectors)
         self._lexical.upsert(ids, [doc_text(doc) for doc in docs])
         for doc in self._with_nearest([self._tagged(doc) for doc in docs]):
-            self._docs[doc.id] = tagged = doc
+            self._docs[doc.id] = doc
             self._texts.put(doc.id, "\n".join((doc.title, doc.summary, doc.description)))
-            self._add_row(tagged)
+            self._add_row(doc)
 
     def _add_row(self, doc: SolutionDoc) -> None:
         self._row_of.pop(doc.id, None)
@@ -234,8 +234,7 @@ class MatchEngine:
         flat = [text for texts in sentences for text in texts]
         if not flat:
             return docs
-        vectors = np.asarray(self.encoder.encode(flat), dtype=np.float32)
-        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        vectors = self.encoder.encode(flat)  # unit rows, as every Encoder returns
         capabilities = CapabilityVectors.of(self.taxonomy, self.encoder)
         out, start = [], 0
         for doc, texts in zip(docs, sentences, strict=True):
